@@ -39,7 +39,7 @@ from generator.profiling import (
     hour_column,
     weekday_column,
 )
-from generator.sampling import DEFAULT_MAX_ROWS, check_row_count, plan_conditions, sample_rows
+from generator.sampling import DEFAULT_MAX_ROWS, check_row_count, plan_conditions, sample_rows, sample_unconditional
 from generator.schema import Role, Schema
 
 logger = logging.getLogger(__name__)
@@ -145,7 +145,10 @@ class LongtailModel:
             raise InvalidDataError(f"user_ids must be 'new' or 'real', got {user_ids!r}.")
         plan = plan_conditions(self, conditions)
 
-        sampled = sample_rows(self, n, plan, seed=seed, user_ids=user_ids)
+        if plan.conditions or len(self.trained_labels) < 2:
+            sampled = sample_rows(self, n, plan, seed=seed, user_ids=user_ids)
+        else:
+            sampled = sample_unconditional(self, n, seed=seed, user_ids=user_ids)
         extra = self.profile.derived_columns() if include_derived else None
         rows = format_rows(sampled.rows, self.schema, self.encoder, extra_columns=extra)
         fidelity = compute_fidelity(sampled.rows[self.reference_columns()], self.reference, seed=seed)

@@ -135,6 +135,42 @@ class SampledRows:
         return self.matched / self.generated if self.generated else 1.0
 
 
+def sample_unconditional(model, n: int, *, seed: int, user_ids: str = "new") -> SampledRows:
+    """Sample `n` rows whose label shares are the training shares, up to rounding.
+
+    The rows of each label value come from an exact conditional sample, so the
+    label shares do not depend on how well the generator learned them. The
+    counts are apportioned by largest remainder and the rows shuffled.
+    """
+    label = model.schema.label
+    frequencies = model.engine.value_frequencies(label)
+    values = sorted(frequencies)
+    shares = np.array([frequencies[value] for value in values], dtype="float64")
+    counts = _apportion(n, shares / shares.sum())
+
+    seeds = np.random.SeedSequence(seed).generate_state(len(values) + 1)
+    parts, generated, matched = [], 0, 0
+    for index, (value, count) in enumerate(zip(values, counts)):
+        if count == 0:
+            continue
+        plan = ConditionPlan({label: value}, (label, value), {})
+        part = sample_rows(model, int(count), plan, seed=int(seeds[index]), user_ids=user_ids)
+        parts.append(part.rows)
+        generated += part.generated
+        matched += part.matched
+    rows = pd.concat(parts, ignore_index=True)
+    order = np.random.default_rng(int(seeds[-1])).permutation(len(rows))
+    return SampledRows(rows=rows.iloc[order].reset_index(drop=True), generated=generated, matched=matched)
+
+
+def _apportion(total: int, shares: np.ndarray) -> np.ndarray:
+    exact = shares * total
+    counts = np.floor(exact).astype("int64")
+    remainder_order = np.argsort(-(exact - counts), kind="stable")
+    counts[remainder_order[: total - int(counts.sum())]] += 1
+    return counts
+
+
 def sample_rows(model, n: int, plan: ConditionPlan, *, seed: int, user_ids: str = "new") -> SampledRows:
     """Generate rows in bounded rounds until `n` of them satisfy every condition."""
     rng = np.random.default_rng(seed)
