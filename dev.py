@@ -23,6 +23,7 @@ VENV = ROOT / ".venv"
 STAMP = VENV / ".longtail-installed"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / "python"
+DATA = ROOT.parent / "shared" / "data"  # the real datasets, beside the checkout
 
 
 def ensure_environment() -> None:
@@ -66,6 +67,8 @@ def main() -> int:
     extra = sys.argv[2:]
     if action == "demo":
         ensure_environment()
+        if not any(argument.startswith("--data-dir") for argument in extra):
+            extra = ["--data-dir", str(DATA), *extra]
         return subprocess.call([str(BIN / "longtail"), "demo", *extra], cwd=ROOT)
     if action == "test":
         ensure_environment()

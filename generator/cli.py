@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -22,7 +23,7 @@ from generator.output import write_rows
 from generator.schema import Schema, SourceOptions
 
 logger = logging.getLogger(__name__)
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 EXIT_INPUT = 2
 EXIT_FAILURE = 1
@@ -31,7 +32,12 @@ DEFAULT_MAX_ROWS = 1_000_000
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TAOBAO = PROJECT_ROOT.parent / "shared" / "data" / "taobao" / "user_behavior_814_users.csv"
 
-app = typer.Typer(help="Train conditional GANs on the minority of interaction logs and sample balanced rows.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Train conditional GANs on the minority of interaction logs and sample balanced rows.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 schema_app = typer.Typer(help="Draft and check schemas.", no_args_is_help=True)
 models_app = typer.Typer(help="List and inspect registered models.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
@@ -48,27 +54,17 @@ def main() -> None:
     """Run the CLI, turning longtail errors into messages and exit codes."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app(standalone_mode=False)
+        app()  # click exits with 2 on usage errors and with 0 after --help
     except LongtailInputError as error:
-        console.print(f"[red]error:[/red] {error}", highlight=False, markup=True)
+        console.print(f"[red]error:[/red] {error}", highlight=False)
         sys.exit(EXIT_INPUT)
     except LongtailError as error:
         console.print(f"[red]failed:[/red] {error}", highlight=False)
         sys.exit(EXIT_FAILURE)
-    except typer.Abort:
-        console.print("aborted")
+    except Exception as error:
+        logger.debug("Unexpected error", exc_info=True)
+        console.print(f"[red]failed:[/red] unexpected {type(error).__name__}: {error}", highlight=False)
         sys.exit(EXIT_FAILURE)
-    except (typer.BadParameter, typer.Exit) as error:
-        raise error
-    except Exception as error:  # click's usage errors come here in standalone_mode=False
-        import click
-
-        if isinstance(error, click.exceptions.ClickException):
-            error.show()
-            sys.exit(EXIT_INPUT if isinstance(error, click.UsageError) else error.exit_code)
-        if isinstance(error, click.exceptions.Exit):
-            sys.exit(error.exit_code)
-        raise
 
 
 @schema_app.command("infer")
@@ -116,7 +112,7 @@ def train(
                          share_threshold=share_threshold, long_tail_only=long_tail_only, mode=mode)
     frame = load_table(data, schema.source)
 
-    with _epoch_progress(epochs) as on_epoch:
+    with EpochProgressBar(epochs) as on_epoch:
         model = train_model(frame, schema, settings, on_epoch=on_epoch, source=str(data), model_id=model_id)
     ref = Registry(registry).register(model, model_id)
     score = (model.manifest.get("fidelity") or {}).get("scores", {}).get("overall")
@@ -192,13 +188,34 @@ def quickstart(
 
     schema = Schema.from_file(PROJECT_ROOT / "examples" / "taobao.yaml")
     frame = load_table(TAOBAO, schema.source)
-    with _epoch_progress(epochs) as on_epoch:
+    with EpochProgressBar(epochs) as on_epoch:
         model = train_model(frame, schema, TrainingSettings(epochs=epochs, seed=0), on_epoch=on_epoch, source=str(TAOBAO), model_id="taobao-buy")
     ref = Registry(registry).register(model, "taobao-buy")
     result = model.augment(0.25, seed=0)
     _write_batch(result.rows, result.fidelity, out / "taobao-buy-augmentation.csv", "csv", model, extra={"plan": result.plan.to_dict()})
     console.print(f"Model {ref.model_id} version {ref.version}; plan {result.plan.n_samples}")
     typer.echo(json.dumps({"plan": result.plan.to_dict(), "scores": result.fidelity.get("scores")}, indent=2))
+
+
+@app.command()
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="Address to bind; LONGTAIL_HOST or 127.0.0.1 when omitted.")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port to bind; LONGTAIL_PORT or 8000 when omitted.")] = None,
+) -> None:
+    """Run the HTTP service with uvicorn (settings from LONGTAIL_* environment variables)."""
+    # The service lives in the `api` package, which the library never imports: it runs as its own module.
+    arguments = [sys.executable, "-m", "api"]
+    if host is not None:
+        arguments += ["--host", host]
+    if port is not None:
+        arguments += ["--port", str(port)]
+    raise typer.Exit(subprocess.call(arguments))
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def demo(context: typer.Context) -> None:
+    """Start the service, train on the Taobao `buy` minority over HTTP, and print the plan and fidelity."""
+    raise typer.Exit(subprocess.call([sys.executable, "-m", "api.demo", *context.args]))
 
 
 @models_app.command("list")
@@ -264,7 +281,7 @@ def _settings(settings_class, **values):
         raise LongtailInputError(f"Invalid training settings: {problems}") from None
 
 
-class _epoch_progress:
+class EpochProgressBar:
     """A rich progress bar fed by the engine's epoch callback."""
 
     def __init__(self, epochs: int):
