@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from generator.audit_cli import audit_command
 from generator.errors import LongtailError, LongtailInputError
 from generator.loading import load_table, sniff_source
 from generator.output import write_rows
@@ -42,8 +43,9 @@ schema_app = typer.Typer(help="Draft and check schemas.", no_args_is_help=True)
 models_app = typer.Typer(help="List and inspect registered models.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 app.add_typer(models_app, name="models")
+app.command("audit")(audit_command)
 
-RegistryOption = Annotated[Path, typer.Option("--registry", envvar="LONGTAIL_REGISTRY", help="Model registry folder.")]
+RegistryOption = Annotated[Path, typer.Option("--registry", envvar="LONGTAIL_REGISTRY_DIR", help="Model registry folder.")]
 SeedOption = Annotated[int, typer.Option("--seed", min=0, help="Random seed; the same seed gives the same rows.")]
 MaxRowsOption = Annotated[
     int, typer.Option("--max-rows", envvar="LONGTAIL_MAX_ROWS", min=1, help="Largest number of rows one command may sample.")
