@@ -36,7 +36,7 @@ def sdv_metadata():
                         "item_id": {"sdtype": "id"},
                         "category_id": {"sdtype": "categorical"},
                         "behavior_type": {"sdtype": "categorical"},
-                        "timestamp": {"sdtype": "numerical", "computer_representation": "Int64"},
+                        "timestamp": {"sdtype": "numerical"},
                     }
                 }
             }
@@ -114,7 +114,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=5000, help="Rows sampled from each model.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="Also write the figures to this JSON file.")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for both models (1 keeps runs comparable on a shared machine).")
     args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
 
     log = pd.read_csv(TAOBAO, header=None, names=NAMES, dtype={"user_id": str, "item_id": str, "category_id": str})
     real = log[log["behavior_type"] == "buy"].reset_index(drop=True)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# One torch thread per process: the suite runs servers and CLI subprocesses beside the test process, and
+# oversubscribed torch threads on a 2-core machine make training tens of times slower.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import pytest
 
@@ -42,7 +48,7 @@ def taobao_model(taobao_raw, taobao_schema):
     """A model of the Taobao `buy` minority, trained briefly."""
     from generator.model import TrainingSettings, train
 
-    settings = TrainingSettings(epochs=10, seed=11, batch_size=500)
+    settings = TrainingSettings(epochs=10, seed=11, batch_size=500, max_transformer_rows=3000)
     return train(taobao_raw, taobao_schema, settings, source=str(TAOBAO), model_id="taobao-buy")
 
 
@@ -55,7 +61,7 @@ def shoppers_conditional_model():
 
     schema = Schema.from_file(EXAMPLES / "online_shoppers.yaml")
     raw = load_table(SHOPPERS, schema.source)
-    settings = TrainingSettings(epochs=8, seed=5, mode="conditional", batch_size=500)
+    settings = TrainingSettings(epochs=25, seed=5, mode="conditional", batch_size=500, max_transformer_rows=3000)
     return train(raw, schema, settings, source=str(SHOPPERS), model_id="shoppers-all")
 
 

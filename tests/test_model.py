@@ -231,9 +231,9 @@ def test_unconditional_rare_value_not_inflated(shoppers_conditional_model, shopp
     rows = shoppers_conditional_model.sample(10_000, seed=12).rows
     real = (shoppers_typed["VisitorType"] == "Other").mean()
     synthetic = (rows["VisitorType"] == "Other").mean()
-    # NOTE: outside the label the shares are the generator's own; a briefly trained model keeps them within
-    # a few points, not within 2 points. Log-frequency sampling would put this value near 10 times its share.
-    assert synthetic < 0.05, f"Other: real {real:.4f}, synthetic {synthetic:.4f}"
+    # Outside the label the shares are the generator's own, so they depend on training length; log-frequency
+    # sampling would put this value near 10 times its share whatever the training.
+    assert synthetic < 3 * real, f"Other: real {real:.4f}, synthetic {synthetic:.4f}"
 
 
 @pytest.mark.parametrize("column, value", [("VisitorType", "Other"), ("Month", "Feb")])
@@ -243,7 +243,8 @@ def test_condition_on_non_first_discrete_column(shoppers_conditional_model, shop
     assert len(result.rows) == 1000
     assert (result.rows[column] == value).all()
     # The corrected conditional vector makes the generator itself produce the value far above its base rate.
-    assert result.match_rate > 5 * base_rate, f"match rate {result.match_rate:.4f}, base rate {base_rate:.4f}"
+    print(f"{column}={value}: match rate {result.match_rate:.4f}, base rate {base_rate:.4f}")
+    assert result.match_rate > 10 * base_rate, f"match rate {result.match_rate:.4f}, base rate {base_rate:.4f}"
 
 
 def test_condition_on_two_columns(shoppers_conditional_model):
