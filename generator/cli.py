@@ -164,7 +164,7 @@ def augment(
     registry: RegistryOption = Path(DEFAULT_REGISTRY),
     max_rows: MaxRowsOption = DEFAULT_MAX_ROWS,
 ) -> None:
-    """Sample the rows a balancing plan asks for, with the plan and fidelity statistics."""
+    """Sample the rows a balancing plan requests, with the plan and fidelity statistics."""
     from generator.registry import Registry
 
     strategy = parse_sampling_strategy(sampling_strategy)

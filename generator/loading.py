@@ -204,7 +204,7 @@ def _to_float(column: pd.Series, name: str, origin: str) -> pd.Series:
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise InvalidDataError(
-            f"Column {name!r} of the {origin} is numerical but row {row} holds {column.iloc[row]!r}, which is not a "
+            f"Column {name!r} of the {origin} is numerical but row {row} contains {column.iloc[row]!r}, which is not a "
             f"number ({int(bad.sum())} such values). Give the column role 'categorical' or clean the values."
         )
     return values.astype("float64")
@@ -220,7 +220,7 @@ def to_epoch_seconds(column: pd.Series, fmt: str, name: str, origin: str) -> pd.
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise InvalidDataError(
-            f"Column {name!r} of the {origin} is a datetime in format {fmt!r} but row {row} holds "
+            f"Column {name!r} of the {origin} is a datetime in format {fmt!r} but row {row} contains "
             f"{column.iloc[row]!r}. Fix the value or the schema's format."
         )
     seconds = (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
@@ -233,7 +233,7 @@ def _to_boolean_tokens(column: pd.Series, name: str, origin: str) -> pd.Series:
     unknown = tokens - TRUE_TOKENS - FALSE_TOKENS
     if unknown:
         raise InvalidDataError(
-            f"Column {name!r} of the {origin} is boolean but holds {sorted(unknown)[:5]}. "
+            f"Column {name!r} of the {origin} is boolean but contains {sorted(unknown)[:5]}. "
             "Use true/false, yes/no or 1/0, or give the column role 'categorical'."
         )
     return text

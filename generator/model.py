@@ -168,7 +168,7 @@ class LongtailModel:
         user_ids: Literal["new", "real"] = "new",
         max_rows: int = DEFAULT_MAX_ROWS,
     ) -> AugmentResult:
-        """Sample the rows that a balancing plan asks for, class by class, with their fidelity."""
+        """Sample the rows that a balancing plan requests, class by class, with their fidelity."""
         counts = class_counts if class_counts is not None else self.profile.label_counts
         plan = plan_balance(sampling_strategy, counts, self.trained_labels)
         if plan.total > 0:

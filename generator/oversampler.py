@@ -114,7 +114,7 @@ def _role_of(column: pd.Series) -> Role:
 
 
 def _cast_like(synthetic: pd.DataFrame, original: pd.DataFrame) -> pd.DataFrame:
-    """Give synthetic columns the dtypes of the caller's X, so the pipeline sees one table."""
+    """Give synthetic columns the dtypes of the caller's X, so the pipeline gets one table."""
     cast = {}
     for name in original.columns:
         dtype = original[name].dtype

@@ -146,7 +146,7 @@ BAD_TRAINING_INPUTS = {
     ),
     "text in numerical column": (
         lambda tmp: (write(tmp, "d.csv", "amount,kind\n1,a\n2,b\nabc,a\n"), small_schema(tmp)),
-        r"Column 'amount' of the data is numerical but row 2 holds 'abc'",
+        r"Column 'amount' of the data is numerical but row 2 contains 'abc'",
     ),
 }
 

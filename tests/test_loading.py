@@ -83,7 +83,7 @@ def test_apply_schema_text_in_numerical_column(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("amount,label\n1.5,a\noops,b\n3,a\n")
     schema = Schema(columns={"amount": {"role": "numerical"}, "label": {"role": "label"}})
-    with pytest.raises(InvalidDataError, match=r"Column 'amount' of the data is numerical but row 1 holds 'oops'"):
+    with pytest.raises(InvalidDataError, match=r"Column 'amount' of the data is numerical but row 1 contains 'oops'"):
         apply_schema(load_table(path, schema.source), schema)
 
 
