@@ -8,6 +8,8 @@ call the service stay light.
     job = client.wait_for_job(job.job_id)
     batch = client.augment(job.result["model_id"], sampling_strategy=0.25, seed=3)
     batch.rows, batch.plan, batch.fidelity
+    audit = client.wait_for_job(client.create_audit_job(job.result["model_id"], "taobao/holdout.csv").job_id)
+    report = client.get_audit_report(audit.job_id)
 """
 
 from __future__ import annotations
@@ -138,11 +140,55 @@ class LongtailClient:
             )
         return JobPublic.model_validate(response.json())
 
+    def create_audit_job(
+        self,
+        model_id: str,
+        holdout: str | Mapping[str, Any] | None = None,
+        *,
+        holdout_file: str | Path | None = None,
+        **options: Any,
+    ) -> JobPublic:
+        """Start an audit job of a model against a holdout on the service (`holdout`) or a local file (`holdout_file`).
+
+        `options` are the other fields of the request: synthetic, training_dataset, n, seed, version, max_rows,
+        max_privacy_rows, sampling_strategy, iterations. Dataset fields take a path under the service's data
+        directory.
+        """
+        if holdout is not None and holdout_file is not None:
+            raise ValueError("pass either holdout (a path on the service) or holdout_file (a local file), not both")
+        body: dict[str, Any] = dict(options)
+        for name in ("synthetic", "training_dataset"):
+            if isinstance(body.get(name), str):
+                body[name] = {"path": body[name]}
+        path = f"/v1/models/{model_id}/audits"
+
+        if holdout is not None:
+            body["holdout"] = {"path": holdout} if isinstance(holdout, str) else dict(holdout)
+            return JobPublic.model_validate(self._request("POST", path, json=body).json())
+        if holdout_file is None:
+            raise ValueError("pass holdout (a path on the service) or holdout_file (a local file)")
+
+        local = Path(holdout_file)
+        with local.open("rb") as handle:
+            response = self._request(
+                "POST", path, files={"holdout": (local.name, handle, "application/octet-stream")},
+                data={"request": json.dumps(body)},
+            )
+        return JobPublic.model_validate(response.json())
+
+    def get_audit_report(self, job_id: str, *, format: Literal["json", "html"] = "json") -> dict[str, Any] | str:
+        """Return the report of a succeeded audit job: a dict for 'json', the HTML page as text for 'html'."""
+        if format not in ("json", "html"):
+            raise ValueError(f"invalid format {format!r}: expected 'json' or 'html'")
+        accept = "text/html" if format == "html" else formats.JSON
+        response = self._request("GET", f"/v1/audits/{job_id}", headers={"Accept": accept})
+        return response.text if format == "html" else response.json()
+
     def get_job(self, job_id: str) -> JobPublic:
         return JobPublic.model_validate(self._request("GET", f"/v1/jobs/{job_id}").json())
 
     def cancel_job(self, job_id: str) -> JobPublic:
-        """Ask the service to cancel a job; the returned job may still be running for up to one batch."""
+        """Ask the service to cancel a job; it may run on for one training batch or one audit step."""
         return JobPublic.model_validate(self._request("DELETE", f"/v1/jobs/{job_id}").json())
 
     def wait_for_job(self, job_id: str, *, timeout: float = 3600.0, poll_seconds: float = 1.0) -> JobPublic:

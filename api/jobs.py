@@ -1,6 +1,6 @@
 """SQLite job store: one row per job with its status, progress, result and error.
 
-The service process and the training processes open the same file. Each call
+The service process and the job processes open the same file. Each call
 opens its own connection, so the store is safe to use from threads and from
 other processes; WAL mode lets readers proceed while a job writes progress.
 """
@@ -14,7 +14,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from generator.errors import LimitExceededError
 
@@ -46,6 +46,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     discriminator_loss REAL,
     eta_seconds REAL,
     losses TEXT NOT NULL DEFAULT '[]',
+    stage TEXT,
+    completed INTEGER,
+    total INTEGER,
     result TEXT,
     error_type TEXT,
     error_message TEXT,
@@ -65,6 +68,9 @@ CREATE TABLE IF NOT EXISTS batches (
 
 _JSON_COLUMNS = ("request", "losses", "result")
 
+# Columns that job stores written by earlier versions lack, with their SQL types; `_add_missing_columns` adds them.
+_ADDED_COLUMNS = {"stage": "TEXT", "completed": "INTEGER", "total": "INTEGER"}
+
 
 class JobStore:
     """Jobs and batch statistics in one SQLite file."""
@@ -76,6 +82,7 @@ class JobStore:
         with self._connect() as connection:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.executescript(_SCHEMA)
+            _add_missing_columns(connection)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -161,6 +168,14 @@ class JobStore:
                 (epoch, epochs, generator_loss, discriminator_loss, eta_seconds, json.dumps(losses), job_id, RUNNING),
             )
 
+    def record_step(self, job_id: str, *, stage: str, completed: int, total: int | None) -> None:
+        """Store the progress of a running job made of steps, such as an audit: `completed` of `total` after `stage`."""
+        with self._connect() as connection:
+            connection.execute(
+                "UPDATE jobs SET stage = ?, completed = ?, total = ? WHERE id = ? AND status = ?",
+                (stage, completed, total, job_id, RUNNING),
+            )
+
     def should_stop(self, job_id: str) -> bool:
         """Return True when the job was cancelled or is no longer marked running."""
         with self._connect() as connection:
@@ -172,9 +187,10 @@ class JobStore:
         with self._connect() as connection:
             connection.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
             connection.execute(
-                "UPDATE jobs SET status = ?, finished_at = ?, error_type = ?, error_message = ? "
-                "WHERE id = ? AND status = ?",
-                (CANCELLED, time.time(), "TrainingCancelledError", "cancelled before it started", job_id, QUEUED),
+                "UPDATE jobs SET status = ?, finished_at = ?, "
+                "error_type = CASE kind WHEN 'training' THEN 'TrainingCancelledError' ELSE 'JobCancelled' END, "
+                "error_message = ? WHERE id = ? AND status = ?",
+                (CANCELLED, time.time(), "cancelled before it started", job_id, QUEUED),
             )
         return self.get(job_id)
 
@@ -206,21 +222,20 @@ class JobStore:
             )
         return cursor.rowcount == 1
 
-    def interrupt_active(self, message: str) -> list[str]:
-        """Mark every queued or running job as interrupted and return their ids."""
+    def interrupt_active(self, message_for: Callable[[str], str]) -> list[str]:
+        """Mark every queued or running job as interrupted, with the message `message_for(kind)`; return their ids."""
         with self._connect() as connection:
             connection.execute("BEGIN IMMEDIATE")
-            ids = [
-                row["id"]
-                for row in connection.execute("SELECT id FROM jobs WHERE status IN (?, ?)", ACTIVE_STATUSES)
-            ]
-            connection.execute(
-                "UPDATE jobs SET status = ?, finished_at = ?, error_type = ?, error_message = ?, eta_seconds = NULL "
-                "WHERE status IN (?, ?)",
-                (INTERRUPTED, time.time(), "JobInterrupted", message, *ACTIVE_STATUSES),
-            )
+            active = connection.execute("SELECT id, kind FROM jobs WHERE status IN (?, ?)", ACTIVE_STATUSES).fetchall()
+            finished_at = time.time()
+            for row in active:
+                connection.execute(
+                    "UPDATE jobs SET status = ?, finished_at = ?, error_type = ?, error_message = ?, eta_seconds = NULL "
+                    "WHERE id = ?",
+                    (INTERRUPTED, finished_at, "JobInterrupted", message_for(row["kind"]), row["id"]),
+                )
             connection.execute("COMMIT")
-        return ids
+        return [row["id"] for row in active]
 
     def save_batch(self, batch_id: str, model_id: str, version: int | None, row_count: int, body: dict) -> None:
         """Store the statistics of a generated batch, keeping only the newest `max_batches`."""
@@ -248,6 +263,13 @@ class JobStore:
             "created_at": row["created_at"],
             **json.loads(row["body"]),
         }
+
+
+def _add_missing_columns(connection: sqlite3.Connection) -> None:
+    present = {row["name"] for row in connection.execute("PRAGMA table_info(jobs)")}
+    for name, sql_type in _ADDED_COLUMNS.items():
+        if name not in present:
+            connection.execute(f"ALTER TABLE jobs ADD COLUMN {name} {sql_type}")
 
 
 def _row_to_job(row: sqlite3.Row) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from api.errors import install_error_handlers
 from api.jobs import JobStore
 from api.metrics import MetricsMiddleware, ServiceMetrics
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
-from api.routers import batches, health, jobs, models, training
+from api.routers import audits, batches, health, jobs, models, training
 from api.service import ModelService
 from api.settings import ApiKeyConfig, Settings
 from api.worker import JobRunner
@@ -26,7 +26,11 @@ DESCRIPTION = """
 Synthetic rows of the minority of interaction logs, from conditional tabular GANs, with fidelity statistics.
 
 Every route except `/healthz` needs an API key: `Authorization: Bearer <key>`. Keys with scope `read` may list
-models and sample; keys with scope `write` may also start and cancel training jobs.
+models, sample, and read jobs and audit reports; keys with scope `write` may also start and cancel training and
+audit jobs.
+
+An audit job (`POST /v1/models/{model_id}/audits`) compares a model's synthetic rows with a real holdout, as
+`longtail audit` does; its report is at `GET /v1/audits/{job_id}`, as JSON or, with `Accept: text/html`, as HTML.
 
 Rows come back as JSON by default, or as CSV (`text/csv`), Parquet (`application/vnd.apache.parquet`) or Arrow IPC
 stream (`application/vnd.apache.arrow.stream`) by `Accept`. The fidelity of every batch is in the JSON body, in
@@ -73,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.jobs = store
     app.state.metrics = metrics
 
-    for router in (health.router, training.router, jobs.router, models.router, batches.router):
+    for router in (health.router, training.router, jobs.router, models.router, audits.router, batches.router):
         app.include_router(router)
     install_error_handlers(app)
 

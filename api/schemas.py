@@ -86,6 +86,115 @@ class TrainingJobCreate(BaseModel):
     )
 
 
+class AuditJobCreate(BaseModel):
+    """An audit request: the real holdout, optionally the synthetic rows, and the audit settings."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "holdout": {"path": "online_shoppers/holdout.csv"},
+                    "seed": 4,
+                    "max_rows": 20000,
+                    "sampling_strategy": 0.5,
+                    "iterations": 100,
+                }
+            ]
+        },
+    )
+
+    holdout: DatasetRef | None = Field(
+        default=None,
+        description="Real rows the model never saw, with every class, in the training file's format. Leave it out "
+        "when the holdout comes as a multipart upload.",
+    )
+    synthetic: DatasetRef | None = Field(
+        default=None,
+        description="Synthetic minority rows to audit, as a sample request returns them; sampled from the model "
+        "when left out.",
+    )
+    training_dataset: DatasetRef | None = Field(
+        default=None,
+        description="The model's training data; the file recorded in its manifest by default. Needed for models "
+        "trained on an upload. Its fingerprint must match the manifest's.",
+    )
+    n: int | None = Field(
+        default=None,
+        gt=0,
+        description="Synthetic rows to sample, at most `LONGTAIL_MAX_ROWS_PER_REQUEST`; by default three times "
+        "the rows the utility test adds. Not with `synthetic`.",
+    )
+    seed: int = Field(
+        default=0,
+        ge=0,
+        lt=2**32 - 2,
+        description="Seed of sampling, subsampling and classifiers; the audit uses it and the next two.",
+    )
+    version: int | None = Field(default=None, gt=0, description="Model version; the latest if left out.")
+    max_rows: int = Field(
+        default=20_000,
+        ge=100,
+        description="Cap on the training and holdout rows of the utility test and on the minority rows compared "
+        "for quality.",
+    )
+    max_privacy_rows: int = Field(
+        default=5_000, ge=100, description="Cap on the synthetic, holdout and training rows compared by DCR."
+    )
+    sampling_strategy: float = Field(
+        default=0.5, gt=0, le=1, description="Minority-to-majority ratio that every rebalancing strategy reaches."
+    )
+    iterations: int = Field(default=100, ge=1, description="Boosting iterations of every audit classifier.")
+
+
+# Trimmed from a real report (online shoppers, a 1-epoch model, max_rows=3000, iterations=20): the sections
+# `quality`, `diagnostic`, `detection`, `privacy` and `utility` keep a few of their fields.
+_AUDIT_REPORT_EXAMPLE: dict[str, Any] = {
+    "report_version": 1,
+    "created_at": "2026-12-04T21:40:12+00:00",
+    "library_versions": {"sdmetrics": "0.32.0", "scikit-learn": "1.9.1", "imbalanced-learn": "0.14.2"},
+    "settings": {"label": "Revenue", "minority_values": ["TRUE"], "seeds": [4, 5, 6], "max_rows": 3000,
+                 "max_privacy_rows": 5000, "sampling_strategy": 0.5, "iterations": 20},
+    "data": {"train_rows": 3000, "train_minority_rows": 465, "holdout_rows": 2000, "holdout_minority_rows": 317,
+             "synthetic_rows": 2406, "synthetic_rows_used": {"TRUE": 802}},
+    "quality": {"score": 0.525},
+    "diagnostic": {"score": 0.999},
+    "detection": {"rows_per_side": 465, "roc_auc": {"mean": 0.996, "std": 0.001, "values": [0.997, 0.995, 0.995]},
+                  "detection_score": 0.008},
+    "privacy": {"exact_copy_share": 0.0, "holdout_exact_copy_share": 0.0, "share_closer_than_holdout_p05": 0.0},
+    "utility": {"primary_metric": "pr_auc", "sampling_strategy": 0.5, "holdout_rows": 2000, "seeds": [4, 5, 6]},
+    "summary": {
+        "primary_metric": "pr_auc",
+        "headline": [
+            "On PR-AUC, longtail is worse than the real data alone by 0.015 (longtail 0.756 ± 0.007 against "
+            "0.771 ± 0.000).",
+            "On PR-AUC, longtail and SMOTE-NC are within their spread of each other (longtail 0.756 ± 0.007 "
+            "against 0.766 ± 0.008).",
+        ],
+    },
+    "model": {
+        "model_id": "shoppers-buy",
+        "version": 1,
+        "fingerprint": "sha256:548909b3111eafc2aaf402209c86fc44ac0e6cedd369a89a3dabc0e4b472b380",
+        "synthetic_source": "model",
+        "seed": 4,
+    },
+}
+
+
+class AuditReport(BaseModel):
+    """An audit report; `docs/audit-report.schema.json` is its full JSON schema."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [_AUDIT_REPORT_EXAMPLE]})
+
+    report_version: int
+    created_at: str = Field(description="UTC time the audit finished, ISO 8601.")
+    settings: dict[str, Any]
+    data: dict[str, Any] = Field(description="Rows of every table, and the rows each section used.")
+    summary: dict[str, Any] = Field(description="`headline` sentences and the strategies compared on PR-AUC.")
+    model: dict[str, Any] = Field(description="`model_id`, `version`, training data `fingerprint`, `synthetic_source`, `seed`.")
+
+
 class EpochLoss(BaseModel):
     epoch: int
     generator_loss: float
@@ -94,18 +203,25 @@ class EpochLoss(BaseModel):
 
 
 class JobProgress(BaseModel):
-    """Training progress after the last finished epoch."""
+    """Progress of a job: epochs and losses for training, steps for audits."""
 
-    epoch: int = Field(description="Epochs finished.")
-    epochs: int | None = Field(description="Epochs requested.")
+    epoch: int = Field(description="Epochs finished (training).")
+    epochs: int | None = Field(description="Epochs requested (training).")
     generator_loss: float | None = None
     discriminator_loss: float | None = None
     eta_seconds: float | None = Field(default=None, description="Estimated seconds until training ends.")
     losses: list[EpochLoss] = Field(default_factory=list, description="Losses of every finished epoch.")
+    stage: str | None = Field(
+        default=None,
+        description="Audit stage: 'loading data', 'sampling and checks', then the last finished step "
+        "('checks', 'quality', 'detection', 'privacy', 'utility').",
+    )
+    completed: int | None = Field(default=None, description="Audit steps finished.")
+    total: int | None = Field(default=None, description="Audit steps in all; known once the first step finished.")
 
 
 class JobError(BaseModel):
-    type: str = Field(description="Exception class, such as `SchemaError`, or `JobInterrupted`.")
+    type: str = Field(description="Exception class, such as `SchemaError`, or `JobInterrupted` or `JobCancelled`.")
     message: str
 
 
@@ -127,7 +243,20 @@ class JobPublic(BaseModel):
                                  "eta_seconds": 21.0, "losses": []},
                     "result": None,
                     "error": None,
-                }
+                },
+                {
+                    "job_id": "7a1e2d3c4b5a69788796a5b4c3d2e1f0",
+                    "kind": "audit",
+                    "status": "running",
+                    "created_at": 1764881200.0,
+                    "started_at": 1764881201.2,
+                    "finished_at": None,
+                    "cancel_requested": False,
+                    "progress": {"epoch": 0, "epochs": None, "losses": [], "stage": "utility", "completed": 9,
+                                 "total": 21},
+                    "result": None,
+                    "error": None,
+                },
             ]
         }
     )
@@ -140,7 +269,11 @@ class JobPublic(BaseModel):
     finished_at: float | None = None
     cancel_requested: bool = False
     progress: JobProgress
-    result: dict[str, Any] | None = Field(default=None, description="`model_id` and `version` of the registered model.")
+    result: dict[str, Any] | None = Field(
+        default=None,
+        description="Training: `model_id` and `version` of the registered model. Audit: `model_id`, `version`, "
+        "`report` (the path of the report) and `headline` (the report's summary sentences).",
+    )
     error: JobError | None = None
 
 

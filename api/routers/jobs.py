@@ -37,6 +37,9 @@ def job_public(job: dict[str, Any]) -> JobPublic:
             discriminator_loss=job["discriminator_loss"],
             eta_seconds=job["eta_seconds"],
             losses=job["losses"],
+            stage=job["stage"],
+            completed=job["completed"],
+            total=job["total"],
         ),
         result=job["result"],
         error=error,
@@ -58,7 +61,7 @@ def list_jobs(request: Request, principal: ReadKey, limit: int = 100) -> list[Jo
 
 @router.get("/{job_id}", response_model=JobPublic, responses={404: {"model": ErrorResponse}})
 def get_job(job_id: str, request: Request, principal: ReadKey) -> JobPublic:
-    """Return the status, epoch progress, losses, ETA and result or error of a job."""
+    """Return the status, progress (epochs and losses, or audit steps), ETA and result or error of a job."""
     return job_public(_get_job_or_404(request, job_id))
 
 
@@ -69,7 +72,7 @@ def get_job(job_id: str, request: Request, principal: ReadKey) -> JobPublic:
     responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}},
 )
 def cancel_job(job_id: str, request: Request, principal: WriteKey) -> JSONResponse:
-    """Cancel a job: a queued job stops at once, a running one within one training batch."""
+    """Cancel a job: a queued job stops at once, a running training within one batch, a running audit after its step."""
     job = _get_job_or_404(request, job_id)
     if job["status"] in FINAL_STATUSES:
         raise HTTPException(409, f"job {job_id} is already {job['status']}; only queued or running jobs can be cancelled")
