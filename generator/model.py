@@ -261,7 +261,7 @@ def train(
         seed=settings.seed,
     )
     logger.info("Training on %d rows (%s), %d epochs, seed %d", len(training), selection["description"], settings.epochs, settings.seed)
-    engine.fit(encoder.encode(training), encoder.discrete_columns, on_epoch=on_epoch, should_stop=should_stop)
+    engine.fit(encoder.encode(training, seed=settings.seed), encoder.discrete_columns, on_epoch=on_epoch, should_stop=should_stop)
 
     minority_rows = training[training[schema.label].isin(selection["values"])]
     minority_holdout = holdout[holdout[schema.label].isin(selection["values"])] if len(holdout) else None
