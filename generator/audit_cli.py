@@ -36,18 +36,25 @@ def audit_command(
         int, typer.Option("--iterations", min=1, help="Boosting iterations of every audit classifier; fewer run faster.")
     ] = 100,
     registry: Annotated[Path, typer.Option("--registry", envvar="LONGTAIL_REGISTRY_DIR", help="Model registry folder.")] = Path("models"),
+    train: Annotated[
+        Optional[Path],
+        typer.Option("--train", help="Training data of the model; the path in its manifest when omitted. Its fingerprint must match the manifest's."),
+    ] = None,
 ) -> None:
     """Audit a model: SDMetrics reports, detection, privacy (DCR) and downstream utility against SMOTE and others."""
     from generator.audit.model_audit import run_model_audit
-    from generator.errors import PlanError
+    from generator.cli import open_registry
+    from generator.errors import LongtailInputError, PlanError
     from generator.loading import load_table
-    from generator.registry import Registry
 
     if synthetic is not None and rows is not None:
         raise PlanError("Pass either --synthetic or -n, not both: -n sets how many rows to sample from the model.")
-    model = Registry(registry).load(model_id, version)
+    if out.exists() and not out.is_dir():
+        raise LongtailInputError(f"Output folder {out} is an existing file; give a folder for audit.json and audit.html.")
+    model = open_registry(registry).load(model_id, version)
     holdout = load_table(real, model.schema.source)
     synthetic_rows = load_table(synthetic, model.schema.source) if synthetic is not None else None
+    training = load_table(train, model.schema.source) if train is not None else None
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("sampling and checks", total=None)
@@ -57,7 +64,7 @@ def audit_command(
 
         result = run_model_audit(
             model, holdout, synthetic_rows, rows, seed, out, on_step,
-            max_rows=max_rows, sampling_strategy=sampling_strategy, iterations=iterations,
+            max_rows=max_rows, sampling_strategy=sampling_strategy, iterations=iterations, train=training,
         )
 
     for sentence in result.report["summary"]["headline"]:

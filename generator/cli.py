@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -106,7 +106,7 @@ def train(
     """Train a model on the minority of a log and register it."""
     from generator.model import TrainingSettings
     from generator.model import train as train_model
-    from generator.registry import Registry, validate_model_id
+    from generator.registry import validate_model_id
 
     validate_model_id(model_id)
     schema = Schema.from_file(schema_path)
@@ -116,7 +116,7 @@ def train(
 
     with EpochProgressBar(epochs) as on_epoch:
         model = train_model(frame, schema, settings, on_epoch=on_epoch, source=str(data), model_id=model_id)
-    ref = Registry(registry).register(model, model_id)
+    ref = open_registry(registry).register(model, model_id)
     score = (model.manifest.get("fidelity") or {}).get("scores", {}).get("overall")
     console.print(f"Registered {ref.model_id} version {ref.version} at {ref.path} (overall fidelity {_score(score)})")
 
@@ -136,12 +136,12 @@ def sample(
     max_rows: MaxRowsOption = DEFAULT_MAX_ROWS,
 ) -> None:
     """Sample rows that satisfy every condition, with fidelity statistics."""
-    from generator.registry import Registry
     from generator.sampling import check_row_count
 
     check_row_count(rows, max_rows)
+    check_output_path(out)
     conditions = parse_conditions(condition or [])
-    model = Registry(registry).load(model_id, version)
+    model = open_registry(registry).load(model_id, version)
     with console.status(f"Sampling {rows} rows"):
         result = model.sample(rows, conditions=conditions, seed=seed, user_ids=user_ids, max_rows=max_rows, include_derived=include_derived)
     _write_batch(result.rows, result.fidelity, out, output_format, model, extra={"match_rate": result.match_rate, "conditions": conditions})
@@ -165,14 +165,18 @@ def augment(
     max_rows: MaxRowsOption = DEFAULT_MAX_ROWS,
 ) -> None:
     """Sample the rows a balancing plan requests, with the plan and fidelity statistics."""
-    from generator.registry import Registry
 
+    check_output_path(out)
     strategy = parse_sampling_strategy(sampling_strategy)
     counts = _parse_json_object(class_counts, "--class-counts") if class_counts else None
-    model = Registry(registry).load(model_id, version)
+    model = open_registry(registry).load(model_id, version)
     with console.status("Sampling the balancing plan"):
         result = model.augment(strategy, class_counts=counts, seed=seed, user_ids=user_ids, max_rows=max_rows)
     _write_batch(result.rows, result.fidelity, out, output_format, model, extra={"plan": result.plan.to_dict(), "match_rates": result.match_rates})
+    for label, reason in result.plan.not_generated.items():
+        console.print(f"[yellow]warning:[/yellow] no rows for {label!r}: {reason}", highlight=False)
+    if result.plan.total == 0:
+        console.print("[yellow]warning:[/yellow] the plan generates no rows: the classes this model generates already meet the strategy.", highlight=False)
     console.print(f"Plan: {json.dumps(result.plan.n_samples)}; wrote {len(result.rows)} rows to {out} "
                   f"(overall fidelity {_score((result.fidelity.get('scores') or {}).get('overall'))})")
 
@@ -186,13 +190,12 @@ def quickstart(
     """Train on the Taobao `buy` minority and write a balanced batch (sampling_strategy=0.25), without the service."""
     from generator.model import TrainingSettings
     from generator.model import train as train_model
-    from generator.registry import Registry
 
     schema = Schema.from_file(PROJECT_ROOT / "examples" / "taobao.yaml")
     frame = load_table(TAOBAO, schema.source)
     with EpochProgressBar(epochs) as on_epoch:
         model = train_model(frame, schema, TrainingSettings(epochs=epochs, seed=0), on_epoch=on_epoch, source=str(TAOBAO), model_id="taobao-buy")
-    ref = Registry(registry).register(model, "taobao-buy")
+    ref = open_registry(registry).register(model, "taobao-buy")
     result = model.augment(0.25, seed=0)
     _write_batch(result.rows, result.fidelity, out / "taobao-buy-augmentation.csv", "csv", model, extra={"plan": result.plan.to_dict()})
     console.print(f"Model {ref.model_id} version {ref.version}; plan {result.plan.n_samples}")
@@ -206,26 +209,30 @@ def serve(
 ) -> None:
     """Run the HTTP service with uvicorn (settings from LONGTAIL_* environment variables)."""
     # The service lives in the `api` package, which the library never imports: it runs as its own module.
+    # exec replaces this process, so signals such as docker stop's SIGTERM reach uvicorn directly.
     arguments = [sys.executable, "-m", "api"]
     if host is not None:
         arguments += ["--host", host]
     if port is not None:
         arguments += ["--port", str(port)]
-    raise typer.Exit(subprocess.call(arguments))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, arguments)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def demo(context: typer.Context) -> None:
     """Start the service, train on the Taobao `buy` minority over HTTP, and print the plan and fidelity."""
-    raise typer.Exit(subprocess.call([sys.executable, "-m", "api.demo", *context.args]))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "api.demo", *context.args])
 
 
 @models_app.command("list")
 def models_list(registry: RegistryOption = Path(DEFAULT_REGISTRY)) -> None:
     """List registered models and their latest version."""
-    from generator.registry import Registry
 
-    typer.echo(json.dumps(Registry(registry).list_models(), indent=2))
+    typer.echo(json.dumps(open_registry(registry).list_models(), indent=2))
 
 
 @models_app.command("show")
@@ -235,9 +242,16 @@ def models_show(
     registry: RegistryOption = Path(DEFAULT_REGISTRY),
 ) -> None:
     """Print a model's manifest."""
+
+    typer.echo(json.dumps(open_registry(registry).manifest(model_id, version), indent=2))
+
+
+def open_registry(path: Path):
+    """Open the registry, signing and verifying with LONGTAIL_REGISTRY_HMAC_KEY when it is set, as the service does."""
     from generator.registry import Registry
 
-    typer.echo(json.dumps(Registry(registry).manifest(model_id, version), indent=2))
+    key = os.environ.get("LONGTAIL_REGISTRY_HMAC_KEY")
+    return Registry(path, hmac_key=key.encode() if key else None)
 
 
 def parse_conditions(pairs: list[str]) -> dict[str, str]:
@@ -306,10 +320,22 @@ class EpochProgressBar:
         self.progress.stop()
 
 
+def check_output_path(out: Path) -> None:
+    """Reject an output path that is a folder or whose parent cannot be written, before any work."""
+    if out.is_dir():
+        raise LongtailInputError(f"Output path {out} is a folder; give a file name such as {out / 'rows.csv'}.")
+    parent = out.parent if str(out.parent) else Path(".")
+    if parent.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        raise LongtailInputError(f"Cannot write to folder {parent}: permission denied. Choose another --out.")
+
+
 def _write_batch(rows, fidelity: dict, out: Path, output_format: str | None, model, *, extra: dict) -> None:
     header = model.schema.source.header is not False
     delimiter = model.schema.source.delimiter or ","
-    write_rows(rows, out, fmt=output_format, header=header, delimiter=delimiter)
+    try:
+        write_rows(rows, out, fmt=output_format, header=header, delimiter=delimiter)
+    except OSError as error:
+        raise LongtailInputError(f"Cannot write output file {out}: {error.strerror or error}. Choose another --out.") from None
     statistics = {"model_id": model.model_id, "version": model.manifest.get("version"), "rows": len(rows), **extra, "fidelity": fidelity}
     sidecar = out.with_name(out.name + ".fidelity.json")
     sidecar.write_text(json.dumps(statistics, indent=2, default=str), encoding="utf-8")

@@ -10,6 +10,7 @@ import re
 
 import pandas as pd
 
+from generator.errors import SchemaError
 from generator.loading import FALSE_TOKENS, TRUE_TOKENS
 from generator.schema import ColumnSpec, MinorityOptions, ProfileOptions, Role, Schema, SourceOptions
 
@@ -29,12 +30,16 @@ def infer_schema(frame: pd.DataFrame, source: SourceOptions, *, sample_rows: int
     roles = {name: _infer_column(name, sample[name]) for name in sample.columns}
 
     label = _pick_label(sample, roles)
-    if label is not None:
-        roles[label] = ColumnSpec(role=Role.LABEL)
+    if label is None:
+        raise SchemaError(
+            f"No column can be the label: a label needs 2 to {LABEL_MAX_DISTINCT} distinct values, and none of "
+            f"{list(frame.columns)} has. Check the delimiter and header, or write the schema by hand with one column of role 'label'."
+        )
+    roles[label] = ColumnSpec(role=Role.LABEL)
 
     if not source.header and source.names is None:
         source = source.model_copy(update={"names": list(frame.columns)})
-    return Schema.model_construct(columns=roles, source=source, minority=MinorityOptions(), profile=ProfileOptions())
+    return Schema(columns=roles, source=source, minority=MinorityOptions(), profile=ProfileOptions())
 
 
 def _infer_column(name: str, column: pd.Series) -> ColumnSpec:

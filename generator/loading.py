@@ -228,12 +228,17 @@ def to_epoch_seconds(column: pd.Series, fmt: str, name: str, origin: str) -> pd.
 
 
 def _to_boolean_tokens(column: pd.Series, name: str, origin: str) -> pd.Series:
+    """Map every spelling of true and of false to the column's most frequent spelling of each."""
     text = _to_text(column)
-    tokens = {str(value).lower() for value in text.dropna().unique()}
-    unknown = tokens - TRUE_TOKENS - FALSE_TOKENS
+    lowered = text.str.lower() if text.notna().any() else text
+    unknown = set(lowered.dropna().unique()) - TRUE_TOKENS - FALSE_TOKENS
     if unknown:
         raise InvalidDataError(
             f"Column {name!r} of the {origin} is boolean but contains {sorted(unknown)[:5]}. "
             "Use true/false, yes/no or 1/0, or give the column role 'categorical'."
         )
-    return text
+    is_true = lowered.isin(TRUE_TOKENS)
+    is_false = lowered.isin(FALSE_TOKENS)
+    true_token = text[is_true].mode().iat[0] if is_true.any() else "true"
+    false_token = text[is_false].mode().iat[0] if is_false.any() else "false"
+    return pd.Series(np.where(is_true, true_token, np.where(is_false, false_token, None)), index=column.index, dtype=object)

@@ -20,12 +20,12 @@ from typing import Callable, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from generator.balancing import BalancingPlan, plan_balance
 from generator.encoding import TableEncoder, encoder_from_dict, encoder_to_dict
 from generator.engine import CTGANEngine, EpochProgress
-from generator.errors import InvalidDataError, SchemaError
+from generator.errors import ConditionError, InvalidDataError, LongtailInputError, PlanError, SchemaError
 from generator.fidelity import ReferenceProfile, compute_fidelity
 from generator.loading import apply_schema
 from generator.output import format_rows
@@ -39,7 +39,14 @@ from generator.profiling import (
     hour_column,
     weekday_column,
 )
-from generator.sampling import DEFAULT_MAX_ROWS, check_row_count, plan_conditions, sample_rows, sample_unconditional
+from generator.sampling import (
+    DEFAULT_MAX_ROWS,
+    check_row_count,
+    check_seed,
+    plan_conditions,
+    sample_rows,
+    sample_unconditional,
+)
 from generator.schema import Role, Schema
 
 logger = logging.getLogger(__name__)
@@ -141,6 +148,7 @@ class LongtailModel:
     ) -> SampleResult:
         """Sample `n` rows that all satisfy `conditions`, with their fidelity statistics."""
         n = check_row_count(n, max_rows)
+        seed = check_seed(seed)
         if user_ids not in ("new", "real"):
             raise InvalidDataError(f"user_ids must be 'new' or 'real', got {user_ids!r}.")
         plan = plan_conditions(self, conditions)
@@ -169,7 +177,21 @@ class LongtailModel:
         max_rows: int = DEFAULT_MAX_ROWS,
     ) -> AugmentResult:
         """Sample the rows that a balancing plan requests, class by class, with their fidelity."""
+        seed = check_seed(seed)
+        label = self.schema.label
+        if conditions is not None and not isinstance(conditions, dict):
+            raise ConditionError(f"Conditions must be a mapping of column to value, got {type(conditions).__name__}.")
+        if conditions and label in conditions:
+            raise ConditionError(
+                f"Cannot condition an augmentation on the label {label!r}: the balancing plan sets it class by class. "
+                "Remove the condition, or request those rows with a sample instead."
+            )
         counts = class_counts if class_counts is not None else self.profile.label_counts
+        if isinstance(counts, dict) and not any(str(name) in self.trained_labels for name in counts):
+            raise PlanError(
+                f"class_counts {dict(counts)} has no count for {self.trained_labels}, the {label} values this model "
+                "generates. Give the count of each of them in your training set (0 if it has none)."
+            )
         plan = plan_balance(sampling_strategy, counts, self.trained_labels)
         if plan.total > 0:
             check_row_count(plan.total, max_rows)
@@ -241,7 +263,7 @@ def train(
     model_id: str | None = None,
 ) -> LongtailModel:
     """Train a model on the minority of `data`, a raw table as `load_table` returns it."""
-    settings = settings or TrainingSettings()
+    settings = _validated_settings(settings)
     typed = _typed_rows(data, schema)
     profile = build_profile(typed, schema)
     rows = add_derived_columns(typed, profile)
@@ -278,6 +300,20 @@ def train(
     check = model.sample(min(settings.fidelity_rows, max(len(minority_rows), 1)), conditions=None, seed=settings.seed)
     manifest["fidelity"] = check.fidelity
     return model
+
+
+def _validated_settings(settings) -> TrainingSettings:
+    if settings is None:
+        return TrainingSettings()
+    if isinstance(settings, TrainingSettings):
+        return settings
+    if not isinstance(settings, dict):
+        raise LongtailInputError(f"Training settings must be a TrainingSettings or a dict, got {type(settings).__name__}.")
+    try:
+        return TrainingSettings.model_validate(settings)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, issue['loc']))}: {issue['msg']}" for issue in error.errors())
+        raise LongtailInputError(f"Invalid training settings: {problems}") from None
 
 
 def fidelity_column_types(schema: Schema, profile: InteractionProfile) -> dict[str, str]:
@@ -345,7 +381,7 @@ def select_minority(rows: pd.DataFrame, schema: Schema, settings: TrainingSettin
             rarest = shares.idxmin()
             raise InvalidDataError(
                 f"No class of {label!r} is under the share threshold {threshold}: the rarest is {rarest!r} at "
-                f"{shares[rarest]:.1%}. Name the minority with --minority-value or raise --share-threshold."
+                f"{shares[rarest]:.1%}. Name the minority values (minority.values in the schema) or raise the share threshold."
             )
         how = f"share under {threshold}"
     if len(values) == len(profile.label_counts) and mode == "minority":

@@ -27,6 +27,8 @@ from generator.model import LongtailModel
 logger = logging.getLogger(__name__)
 
 MODEL_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# Names the service keeps in the registry folder beside the models.
+RESERVED_MODEL_IDS = frozenset({"uploads", "jobs.sqlite3", "jobs.sqlite3-journal", "jobs.sqlite3-wal", "jobs.sqlite3-shm"})
 CHECKSUMS = "checksums.json"
 STAGING_PREFIX = ".staging-"
 
@@ -43,6 +45,8 @@ def validate_model_id(model_id: str) -> str:
         raise LongtailInputError(
             f"Invalid model id {model_id!r}: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit."
         )
+    if model_id.lower() in RESERVED_MODEL_IDS or model_id.lower().endswith((".sqlite3", ".sqlite", ".db")):
+        raise LongtailInputError(f"Invalid model id {model_id!r}: the registry folder uses that name for its own files. Choose another id.")
     return model_id
 
 
@@ -89,8 +93,10 @@ class Registry:
         versions = self.versions(model_id)
         if not versions:
             known = [summary["model_id"] for summary in self.list_models()]
-            raise ModelNotFoundError(f"Model {model_id!r} not found in registry {self.root}. Known models: {known}.")
-        chosen = versions[-1] if version is None else version
+            raise ModelNotFoundError(f"Model {model_id!r} not found in the registry. Known models: {known}.")
+        if version is not None and (isinstance(version, bool) or not str(version).isdigit()):
+            raise ModelNotFoundError(f"Invalid version {version!r} of model {model_id!r}: versions are positive integers, here {versions}.")
+        chosen = versions[-1] if version is None else int(version)
         if chosen not in versions:
             raise ModelNotFoundError(f"Model {model_id!r} has no version {version}; versions are {versions}.")
         return ModelRef(model_id, chosen, self.root / model_id / str(chosen))
@@ -101,7 +107,7 @@ class Registry:
             return []
         summaries = []
         for folder in sorted(self.root.iterdir()):
-            if not folder.is_dir() or not MODEL_ID_PATTERN.match(folder.name):
+            if not folder.is_dir() or not MODEL_ID_PATTERN.match(folder.name) or folder.name in RESERVED_MODEL_IDS:
                 continue
             versions = self.versions(folder.name)
             if not versions:
@@ -115,7 +121,9 @@ class Registry:
         return summaries
 
     def manifest(self, model_id: str, version: int | None = None) -> dict:
+        """Return a version's manifest after verifying the version's checksums."""
         ref = self.resolve(model_id, version)
+        self.verify(ref)
         try:
             return json.loads((ref.path / "manifest.json").read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as error:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from generator.encoding import RARE, TableEncoder
 from generator.errors import ConditionError, LimitExceededError, LongtailInputError, SamplingError
+from generator.loading import FALSE_TOKENS, TRUE_TOKENS
 from generator.profiling import ITEM_TIER
 from generator.schema import Role
 
@@ -85,18 +86,27 @@ def _validate_condition(model, choices: dict[str, list[str]], column: str, value
     text = _normalise_value(value)
     if text in known:
         return text
-    folded = {option.lower(): option for option in known}
-    if text.lower() in folded and schema.columns.get(column) and schema.columns[column].role is Role.BOOLEAN:
-        return folded[text.lower()]
+    if schema.columns.get(column) is not None and schema.columns[column].role is Role.BOOLEAN:
+        matching = [option for option in known if _same_truth(option, text)]
+        if matching:
+            return matching[0]
 
     if column == schema.label and text in model.profile.label_counts:
         raise ConditionError(
             f"Model {model.model_id!r} was trained on {column} values {known}, so it cannot generate {text!r}. "
-            f"Train with --mode conditional or name {text!r} with --minority-value."
+            f"Train in conditional mode, or with {text!r} among the minority values."
         )
     shown = known[:20]
     more = f" and {len(known) - 20} more" if len(known) > 20 else ""
     raise ConditionError(f"Unknown value {text!r} for condition column {column!r}. Known values: {shown}{more}.")
+
+
+def _same_truth(first: str, second: str) -> bool:
+    """Tell whether two boolean spellings (true/yes/1, false/no/0, any case) mean the same value."""
+    for tokens in (TRUE_TOKENS, FALSE_TOKENS):
+        if first.lower() in tokens and second.lower() in tokens:
+            return True
+    return False
 
 
 def _normalise_value(value) -> str:
@@ -116,12 +126,19 @@ def check_row_count(n, max_rows: int) -> int:
     if n > max_rows:
         raise LimitExceededError(
             f"Requested {n} rows, above the limit of {max_rows} rows per request (max_rows). "
-            "Request fewer rows per call, or use bulk generation.",
+            "Request fewer rows per call, split over several calls with different seeds.",
             limit_name="max_rows",
             limit=max_rows,
             requested=int(n),
         )
     return int(n)
+
+
+def check_seed(seed) -> int:
+    """Validate a seed: an integer from 0 to 2**32 - 1."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise LongtailInputError(f"The seed must be an integer from 0 to 4294967295, got {seed!r}.")
+    return int(seed)
 
 
 @dataclass

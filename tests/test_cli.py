@@ -185,7 +185,7 @@ def test_cli_sample_bad_input(trained_registry, tmp_path, arguments, message):
 def test_cli_sample_unknown_model(trained_registry, tmp_path):
     result = run_cli("sample", "nope", "-n", "5", "--out", str(tmp_path / "r.csv"), registry=trained_registry)
     assert result.returncode == 2
-    assert "Model 'nope' not found in registry" in result.stderr
+    assert "Model 'nope' not found in the registry" in result.stderr
 
 
 def test_cli_sample_tampered_artifact(trained_registry, tmp_path):
@@ -213,3 +213,24 @@ def test_cli_sample_corrupted_manifest_list(trained_registry, tmp_path):
     result = run_cli("sample", "taobao-buy", "-n", "5", "--out", str(tmp_path / "r.csv"), registry=copy)
     assert result.returncode == 2
     assert "checksum list of model 'taobao-buy' version 1 is missing or corrupted" in " ".join(result.stderr.split())
+
+
+def test_cli_sample_out_is_folder(trained_registry, tmp_path):
+    result = run_cli("sample", "taobao-buy", "-n", "5", "--out", str(tmp_path), registry=trained_registry)
+    assert result.returncode == 2
+    assert f"Output path {tmp_path} is a folder" in " ".join(result.stderr.split())
+
+
+def test_cli_audit_out_is_file(trained_registry, tmp_path):
+    existing = tmp_path / "afile"
+    existing.write_text("x")
+    result = run_cli("audit", "taobao-buy", "--real", str(TAOBAO), "--out", str(existing), registry=trained_registry)
+    assert result.returncode == 2
+    assert f"Output folder {existing} is an existing file" in " ".join(result.stderr.split())
+
+
+def test_cli_augment_warns_when_nothing_generated(trained_registry, tmp_path):
+    out = tmp_path / "a.csv"
+    result = run_cli("augment", "taobao-buy", "--sampling-strategy", "not minority", "--out", str(out), registry=trained_registry)
+    assert result.returncode == 0, result.stderr
+    assert "warning: the plan generates no rows" in " ".join(result.stderr.split())

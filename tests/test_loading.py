@@ -154,3 +154,11 @@ def test_infer_schema_keys_and_timestamp(tmp_path):
 def test_sniff_source_keeps_explicit_options():
     source = sniff_source(TAOBAO, SourceOptions(delimiter=",", header=False))
     assert (source.delimiter, source.header) == (",", False)
+
+
+def test_infer_schema_without_label_candidate(tmp_path):
+    path = tmp_path / "single.csv"
+    path.write_text("amount,kind\n" + "".join(f"{i * 1.5},a\n" for i in range(40)))
+    source = sniff_source(path)
+    with pytest.raises(SchemaError, match=r"No column can be the label: a label needs 2 to 20 distinct values"):
+        infer_schema(load_table(path, source), source)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from generator.errors import ConditionError, InvalidDataError, LimitExceededError, LongtailInputError
+from generator.errors import ConditionError, InvalidDataError, LimitExceededError, LongtailInputError, PlanError
 from generator.loading import apply_schema, load_table
 from generator.model import TrainingSettings, train
 from generator.schema import Schema
@@ -266,3 +266,39 @@ def test_sampled_numbers_keep_range_and_integers(shoppers_conditional_model, sho
         assert rows[column].min() >= shoppers_typed[column].min()
         assert rows[column].max() <= shoppers_typed[column].max()
     assert set(rows["Weekend"]) == {"TRUE", "FALSE"}
+
+
+def test_augment_rejects_label_condition(taobao_model):
+    with pytest.raises(ConditionError, match=r"Cannot condition an augmentation on the label 'behavior_type'"):
+        taobao_model.augment({"buy": 2000}, conditions={"behavior_type": "pv"})
+
+
+def test_augment_counts_without_model_classes(taobao_model):
+    with pytest.raises(PlanError, match=r"class_counts \{'BUY': 10, 'pv': 100\} has no count for \['buy'\]"):
+        taobao_model.augment(0.5, class_counts={"BUY": 10, "pv": 100})
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "a", True, 2**32])
+def test_sample_invalid_seed(taobao_model, seed):
+    with pytest.raises(LongtailInputError, match=r"The seed must be an integer from 0 to 4294967295"):
+        taobao_model.sample(3, seed=seed)
+
+
+def test_train_invalid_settings_dict(taobao_raw, taobao_schema):
+    with pytest.raises(LongtailInputError, match=r"Invalid training settings: epochs: Input should be greater than or equal to 1"):
+        train(taobao_raw, taobao_schema, {"epochs": 0})
+
+
+def test_boolean_spellings_share_one_value(tmp_path):
+    rows = ["amount,flag,kind"] + [f"{i},{['true', 'true', 'True', '1', 'no', 'no', 'false'][i % 7]},{'ab'[i % 2]}" for i in range(200)]
+    path = tmp_path / "flags.csv"
+    path.write_text("\n".join(rows) + "\n")
+    schema = Schema.from_dict({"columns": {"amount": {"role": "numerical"}, "flag": {"role": "boolean"}, "kind": {"role": "label"}},
+                               "minority": {"mode": "conditional", "values": ["a"]}})
+    typed = apply_schema(load_table(path, schema.source), schema)
+    assert sorted(typed["flag"].unique()) == ["no", "true"]
+
+    model = train(load_table(path, schema.source), schema, TrainingSettings(epochs=1, seed=1, fidelity_rows=20))
+    for spelling in ("1", "TRUE", "yes"):
+        rows = model.sample(20, conditions={"flag": spelling}, seed=2).rows
+        assert (rows["flag"] == "true").all()

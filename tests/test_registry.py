@@ -84,7 +84,7 @@ def test_load_resigned_checksums_without_key(taobao_model, registry):
 
 
 def test_load_unknown_model(registry):
-    with pytest.raises(ModelNotFoundError, match=r"Model 'nope' not found in registry .*Known models: \[\]"):
+    with pytest.raises(ModelNotFoundError, match=r"Model 'nope' not found in the registry\. Known models: \[\]"):
         registry.load("nope")
 
 
@@ -98,3 +98,26 @@ def test_load_unknown_version(taobao_model, registry):
 def test_register_invalid_model_id(taobao_model, registry, model_id):
     with pytest.raises(LongtailInputError, match="Invalid model id"):
         registry.register(taobao_model, model_id)
+
+
+@pytest.mark.parametrize("model_id", ["uploads", "jobs.sqlite3", "models.db"])
+def test_register_reserved_model_id(taobao_model, registry, model_id):
+    with pytest.raises(LongtailInputError, match="the registry folder uses that name for its own files"):
+        registry.register(taobao_model, model_id)
+
+
+def test_manifest_verified_before_use(taobao_model, registry):
+    ref = registry.register(taobao_model, "m")
+    manifest = json.loads((ref.path / "manifest.json").read_text())
+    manifest["fidelity"]["scores"]["overall"] = 0.99
+    (ref.path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactIntegrityError, match=r"File manifest\.json of model 'm' version 1 is corrupted or was modified"):
+        registry.manifest("m")
+    assert registry.list_models() == []
+
+
+def test_load_version_as_text(taobao_model, registry):
+    registry.register(taobao_model, "m")
+    assert registry.load("m", "1").manifest["version"] == 1
+    with pytest.raises(ModelNotFoundError, match=r"Invalid version 'one' of model 'm'"):
+        registry.load("m", "one")

@@ -65,6 +65,12 @@ def run_model_audit(
     schema = model.schema
     column_types = audit_column_types(model)
     train_raw = train if train is not None else load_training_data(model)
+    expected = (model.manifest.get("data") or {}).get("fingerprint")
+    if train is not None and expected and data_fingerprint(train) != expected:
+        raise InvalidDataError(
+            f"The training data given does not match model {model.model_id!r}: its fingerprint is "
+            f"{data_fingerprint(train)}, the manifest records {expected}. Pass the file the model was trained on."
+        )
     _inputs.check_columns(holdout, column_types, "holdout")
     train_typed = apply_schema(train_raw, schema, origin="training data")
     holdout_typed = apply_schema(holdout, schema, origin="holdout")
@@ -111,6 +117,11 @@ def load_training_data(model: LongtailModel) -> pd.DataFrame:
         raise InvalidDataError(
             f"Model {model.model_id!r} records no training data file, so the audit cannot compare against it. "
             "Pass the training data explicitly (run_model_audit(..., train=frame))."
+        )
+    if not Path(source).is_file():
+        raise InvalidDataError(
+            f"The training data file {source!r} recorded in the manifest of model {model.model_id!r} is not found from "
+            f"{Path.cwd()}. Pass the training data with --train (run_model_audit(..., train=frame) in Python)."
         )
     frame = load_table(source, model.schema.source)
     fingerprint = data_fingerprint(frame)
