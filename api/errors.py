@@ -3,7 +3,8 @@
 Every error body has the form `{"error": {"type", "message", "request_id"}}`,
 plus `limit` for limit errors. Input errors of the library keep their message;
 other failures return a generic message and log the traceback under the
-request id.
+request id. Every message is sent without server paths (see `api.redaction`);
+the log keeps the full message.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from api.formats import NotAcceptableError
+from api.redaction import redact_paths, settings_roots
 from generator.errors import LimitExceededError, LongtailError, LongtailInputError, ModelNotFoundError
 
 logger = logging.getLogger(__name__)
@@ -31,8 +33,14 @@ def request_id_of(request: Request) -> str | None:
 def error_response(
     request: Request, status_code: int, error_type: str, message: str, *, headers: dict | None = None, **extra
 ) -> JSONResponse:
+    message = _client_message(request, message)
     body = {"type": error_type, "message": message, "request_id": request_id_of(request), **extra}
     return JSONResponse({"error": body}, status_code=status_code, headers=headers)
+
+
+def _client_message(request: Request, message: str) -> str:
+    settings = getattr(request.app.state, "settings", None)
+    return redact_paths(message, settings_roots(settings) if settings is not None else {})
 
 
 def _status_of_input_error(error: LongtailInputError) -> int:
@@ -64,7 +72,14 @@ async def _handle_library_error(request: Request, error: LongtailError) -> JSONR
 
 async def _handle_http_error(request: Request, error: HTTPException) -> JSONResponse:
     logger.info("request %s rejected with %s: %s", request_id_of(request), error.status_code, error.detail)
-    error_type = {401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed", 409: "Conflict"}
+    error_type = {
+        401: "Unauthorized",
+        403: "Forbidden",
+        404: "NotFound",
+        405: "MethodNotAllowed",
+        409: "Conflict",
+        415: "UnsupportedMediaType",
+    }
     return error_response(
         request,
         error.status_code,

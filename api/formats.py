@@ -107,16 +107,26 @@ def overall_score(fidelity: dict[str, Any]) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
-def encode(rows: pd.DataFrame, media_type: str, statistics: dict[str, Any], chunk_rows: int) -> Iterator[bytes]:
-    """Yield the body of a batch in the given format, `chunk_rows` rows at a time."""
+def encode(
+    rows: pd.DataFrame,
+    media_type: str,
+    statistics: dict[str, Any],
+    chunk_rows: int,
+    column_types: dict[str, pa.DataType] | None = None,
+) -> Iterator[bytes]:
+    """Yield the body of a batch in the given format, `chunk_rows` rows at a time.
+
+    `column_types` gives the Arrow type of columns whose pandas values carry none, such as every column
+    of an empty batch, so that Parquet and Arrow bodies have one schema whatever the row count.
+    """
     if media_type == JSON:
         return _encode_json(rows, statistics, chunk_rows)
     if media_type == CSV:
         return _encode_csv(rows, chunk_rows)
     if media_type == PARQUET:
-        return _encode_arrow(rows, statistics, chunk_rows, parquet=True)
+        return _encode_arrow(rows, statistics, chunk_rows, column_types, parquet=True)
     if media_type == ARROW:
-        return _encode_arrow(rows, statistics, chunk_rows, parquet=False)
+        return _encode_arrow(rows, statistics, chunk_rows, column_types, parquet=False)
     raise NotAcceptableError(f"unsupported media type {media_type!r}: expected one of {', '.join(SUPPORTED)}")
 
 
@@ -178,9 +188,14 @@ class _ChunkSink:
 
 
 def _encode_arrow(
-    rows: pd.DataFrame, statistics: dict[str, Any], chunk_rows: int, *, parquet: bool
+    rows: pd.DataFrame,
+    statistics: dict[str, Any],
+    chunk_rows: int,
+    column_types: dict[str, pa.DataType] | None,
+    *,
+    parquet: bool,
 ) -> Iterator[bytes]:
-    schema = pa.Schema.from_pandas(rows, preserve_index=False)
+    schema = _typed_schema(pa.Schema.from_pandas(rows, preserve_index=False), column_types or {})
     # Keep pandas' own metadata beside ours, so that nullable dtypes such as Int64 survive the round trip.
     metadata = {**(schema.metadata or {}), METADATA_KEY: json.dumps(statistics, default=_json_default).encode("utf-8")}
     schema = schema.with_metadata(metadata)
@@ -196,6 +211,14 @@ def _encode_arrow(
 
     writer.close()
     yield sink.take()
+
+
+def _typed_schema(schema: pa.Schema, column_types: dict[str, pa.DataType]) -> pa.Schema:
+    """Give the null-typed fields of `schema` (columns without a single value) their type from `column_types`."""
+    for index, field in enumerate(schema):
+        if pa.types.is_null(field.type) and field.name in column_types:
+            schema = schema.set(index, field.with_type(column_types[field.name]))
+    return schema
 
 
 def _json_default(value: Any) -> Any:

@@ -9,8 +9,9 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
-from api.auth import generate_key, hash_key
+from api.auth import ReadKey, generate_key, hash_key
 from api.errors import install_error_handlers
 from api.jobs import JobStore
 from api.metrics import MetricsMiddleware, ServiceMetrics
@@ -25,7 +26,8 @@ logger = logging.getLogger(__name__)
 DESCRIPTION = """
 Synthetic rows of the minority of interaction logs, from conditional tabular GANs, with fidelity statistics.
 
-Every route except `/healthz` needs an API key: `Authorization: Bearer <key>`. Keys with scope `read` may list
+Every route except `/healthz` needs an API key: `Authorization: Bearer <key>`, this OpenAPI document at
+`GET /openapi.json` included. Keys with scope `read` may list
 models, sample, and read jobs and audit reports; keys with scope `write` may also start and cancel training and
 audit jobs.
 
@@ -72,7 +74,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             runner.stop()
             logger.info("service stopped")
 
-    app = FastAPI(title="longtail", version=_version(), description=DESCRIPTION, lifespan=lifespan)
+    # FastAPI serves its own /openapi.json, /docs and /redoc without a key. The document is served below behind
+    # a key instead, and the two browser pages are left out because a browser cannot send a bearer token.
+    app = FastAPI(
+        title="longtail",
+        version=_version(),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.jobs = store
     app.state.metrics = metrics
@@ -80,6 +92,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (health.router, training.router, jobs.router, models.router, audits.router, batches.router):
         app.include_router(router)
     install_error_handlers(app)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi_document(principal: ReadKey) -> JSONResponse:
+        """Return the OpenAPI document; any valid key may read it."""
+        return JSONResponse(app.openapi())
 
     # Starlette wraps middleware in reverse order of addition: the request id is set first.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)

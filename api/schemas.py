@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from typing import Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
 ConditionValue = Union[str, int, float, bool]
 UserIdPolicy = Literal["new", "real"]
 USER_IDS_DESCRIPTION = "'new' mints pseudonymous user ids; 'real' draws real users with a matching profile."
-SamplingStrategy = Union[float, Literal["minority", "not majority", "not minority", "all", "auto"], dict[str, int]]
+# Request fields use strict types, so that JSON `true` or `"10"` is rejected instead of read as 1 or 10.
+SamplingStrategy = Union[
+    StrictFloat, StrictInt, Literal["minority", "not majority", "not minority", "all", "auto"], dict[str, StrictInt]
+]
 
 
 class DatasetRef(BaseModel):
@@ -75,10 +78,10 @@ class TrainingJobCreate(BaseModel):
         default=None,
         description="'minority' trains on the minority rows only; 'conditional' on all rows conditioned on the label.",
     )
-    long_tail_only: bool | None = Field(default=None, description="Train only on rows of long-tail items.")
-    epochs: int = Field(default=10, gt=0, description="Training epochs; at most `LONGTAIL_MAX_EPOCHS`.")
-    batch_size: int | None = Field(default=None, gt=0, description="Rows per training batch; the library default if left out.")
-    seed: int = Field(default=0, ge=0, description="Seed that makes training reproducible.")
+    long_tail_only: StrictBool | None = Field(default=None, description="Train only on rows of long-tail items.")
+    epochs: StrictInt = Field(default=10, gt=0, description="Training epochs; at most `LONGTAIL_MAX_EPOCHS`.")
+    batch_size: StrictInt | None = Field(default=None, gt=0, description="Rows per training batch; the library default if left out.")
+    seed: StrictInt = Field(default=0, ge=0, description="Seed that makes training reproducible.")
     model_id: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
@@ -119,32 +122,32 @@ class AuditJobCreate(BaseModel):
         description="The model's training data; the file recorded in its manifest by default. Needed for models "
         "trained on an upload. Its fingerprint must match the manifest's.",
     )
-    n: int | None = Field(
+    n: StrictInt | None = Field(
         default=None,
         gt=0,
         description="Synthetic rows to sample, at most `LONGTAIL_MAX_ROWS_PER_REQUEST`; by default three times "
         "the rows the utility test adds. Not with `synthetic`.",
     )
-    seed: int = Field(
+    seed: StrictInt = Field(
         default=0,
         ge=0,
         lt=2**32 - 2,
         description="Seed of sampling, subsampling and classifiers; the audit uses it and the next two.",
     )
-    version: int | None = Field(default=None, gt=0, description="Model version; the latest if left out.")
-    max_rows: int = Field(
+    version: StrictInt | None = Field(default=None, gt=0, description="Model version; the latest if left out.")
+    max_rows: StrictInt = Field(
         default=20_000,
         ge=100,
         description="Cap on the training and holdout rows of the utility test and on the minority rows compared "
         "for quality.",
     )
-    max_privacy_rows: int = Field(
+    max_privacy_rows: StrictInt = Field(
         default=5_000, ge=100, description="Cap on the synthetic, holdout and training rows compared by DCR."
     )
-    sampling_strategy: float = Field(
+    sampling_strategy: StrictFloat = Field(
         default=0.5, gt=0, le=1, description="Minority-to-majority ratio that every rebalancing strategy reaches."
     )
-    iterations: int = Field(default=100, ge=1, description="Boosting iterations of every audit classifier.")
+    iterations: StrictInt = Field(default=100, ge=1, description="Boosting iterations of every audit classifier.")
 
 
 # Trimmed from a real report (online shoppers, a 1-epoch model, max_rows=3000, iterations=20): the sections
@@ -325,13 +328,13 @@ class SampleRequest(BaseModel):
         },
     )
 
-    count: int = Field(gt=0, description="Rows to return; at most `LONGTAIL_MAX_ROWS_PER_REQUEST`.")
+    count: StrictInt = Field(gt=0, description="Rows to return; at most `LONGTAIL_MAX_ROWS_PER_REQUEST`.")
     conditions: dict[str, ConditionValue] | None = Field(
         default=None, description="Column values every returned row has; see the model's `condition_columns`."
     )
-    seed: int = Field(default=0, ge=0, lt=2**32, description="Seed that makes the batch reproducible.")
+    seed: StrictInt = Field(default=0, ge=0, lt=2**32, description="Seed that makes the batch reproducible.")
     user_ids: UserIdPolicy = Field(default="new", description=USER_IDS_DESCRIPTION)
-    version: int | None = Field(default=None, gt=0, description="Model version; the latest if left out.")
+    version: StrictInt | None = Field(default=None, gt=0, description="Model version; the latest if left out.")
 
 
 class AugmentationRequest(BaseModel):
@@ -351,15 +354,15 @@ class AugmentationRequest(BaseModel):
         description="A float ratio of each minority class to the majority, 'minority', 'not majority', 'all', "
         "or target counts per class."
     )
-    class_counts: dict[str, int] | None = Field(
+    class_counts: dict[str, StrictInt] | None = Field(
         default=None, description="Class counts of the caller's training set; the training data's counts if left out."
     )
     conditions: dict[str, ConditionValue] | None = Field(
         default=None, description="Column values every generated row has, besides its class."
     )
-    seed: int = Field(default=0, ge=0, lt=2**32, description="Seed that makes the batch reproducible.")
+    seed: StrictInt = Field(default=0, ge=0, lt=2**32, description="Seed that makes the batch reproducible.")
     user_ids: UserIdPolicy = Field(default="new", description=USER_IDS_DESCRIPTION)
-    version: int | None = Field(default=None, gt=0, description="Model version; the latest if left out.")
+    version: StrictInt | None = Field(default=None, gt=0, description="Model version; the latest if left out.")
 
 
 _FIDELITY_EXAMPLE = {

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from api.jobs import CANCELLED, FAILED, INTERRUPTED, SUCCEEDED, JobStore
+from api.redaction import redact_paths
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +95,10 @@ class JobRunner:
         except Exception as error:
             logger.exception("job %s could not start its process", job_id)
             self.store.finish(
-                job_id, FAILED, error_type="JobStartError", error_message=f"the job process failed to start: {error}"
+                job_id,
+                FAILED,
+                error_type="JobStartError",
+                error_message=redact_paths(f"the job process failed to start: {error}", {}),
             )
             raise
         logger.info("%s job %s started in process %s", kind, job_id, process.pid)
@@ -177,12 +181,13 @@ def _finish_stopped(store: JobStore, job_id: str, kind: str, error_type: str, me
         store.finish(job_id, INTERRUPTED, error_type="JobInterrupted", error_message=service_exit_message(kind))
 
 
-def _finish_failed(store: JobStore, job_id: str, kind: str, error: Exception) -> None:
-    """Record a failed job: input errors keep the library's message, other errors point to the service log."""
+def _finish_failed(store: JobStore, job_id: str, kind: str, error: Exception, spec: dict[str, Any]) -> None:
+    """Record a failed job: input errors keep the library's message, less server paths; others cite the log."""
     from generator.errors import LongtailInputError
 
     if isinstance(error, LongtailInputError):
-        store.finish(job_id, FAILED, error_type=type(error).__name__, error_message=str(error))
+        message = redact_paths(str(error), _spec_roots(spec))
+        store.finish(job_id, FAILED, error_type=type(error).__name__, error_message=message)
         logger.info("job %s failed on invalid input: %s", job_id, error)
         return
 
@@ -193,6 +198,15 @@ def _finish_failed(store: JobStore, job_id: str, kind: str, error: Exception) ->
         error_type="InternalError",
         error_message=f"{kind} failed with {type(error).__name__}; the service log has the details under job {job_id}",
     )
+
+
+def _spec_roots(spec: dict[str, Any]) -> dict[str, str | None]:
+    """Return the server folders of a job spec by the label that replaces them in job error messages."""
+    return {
+        "<registry>": spec.get("registry_dir"),
+        "<data>": spec.get("data_dir"),
+        "<uploads>": spec.get("upload_dir"),
+    }
 
 
 def _registry(spec: dict[str, Any]):
@@ -245,7 +259,7 @@ def _train_and_register(store: JobStore, job_id: str, spec: dict[str, Any], shou
         logger.info("job %s stopped after %.1f s; no model registered", job_id, time.monotonic() - started)
         return
     except Exception as error:
-        _finish_failed(store, job_id, "training", error)
+        _finish_failed(store, job_id, "training", error, spec)
         return
 
     result = {"model_id": ref.model_id, "version": ref.version}
@@ -308,7 +322,7 @@ def _audit_and_write(store: JobStore, job_id: str, spec: dict[str, Any], should_
         logger.info("job %s stopped after %.1f s; no report written", job_id, time.monotonic() - started)
         return
     except Exception as error:
-        _finish_failed(store, job_id, "audit", error)
+        _finish_failed(store, job_id, "audit", error, spec)
         return
 
     result = {

@@ -8,7 +8,6 @@ runs `run_model_audit` in a job process, as `longtail audit` does, and writes
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import shutil
@@ -23,10 +22,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from api.auth import Principal, ReadKey
+from api.bodies import InvalidRequestError, MalformedJsonError, parse_json, require_json_content_type
 from api.formats import NotAcceptableError
 from api.jobs import SUCCEEDED
 from api.routers.jobs import job_public
-from api.routers.training import UPLOAD_SUFFIXES, InvalidRequestError, resolve_dataset_path
+from api.routers.training import UPLOAD_SUFFIXES, resolve_dataset_path
 from api.schemas import AuditJobCreate, AuditReport, ErrorResponse, JobPublic
 from api.worker import audit_report_dir
 from generator.audit.report import HTML_NAME, JSON_NAME
@@ -109,6 +109,7 @@ async def create_audit_job(model_id: str, request: Request, principal: AuditKey)
         if content_type.startswith("multipart/form-data"):
             body, upload_dir, holdout_path = await _read_upload(request, settings.uploads_dir)
         else:
+            require_json_content_type(content_type, also_accepted=("multipart/form-data",))
             body = _parse_body(await request.body())
             if body.holdout is None:
                 raise InvalidRequestError("audit request needs 'holdout.path', or a multipart upload with a 'holdout' file")
@@ -241,6 +242,7 @@ def _job_spec(app, model_id: str, body: AuditJobCreate, holdout_path: Path, uplo
         "model_id": model_id,
         "version": version,
         "registry_dir": str(settings.registry_dir),
+        "data_dir": str(settings.data_dir),
         "hmac_key": hmac_key,
         "training_path": str(training_path),
         "training_name": training_name,
@@ -289,8 +291,8 @@ def _check_columns(path: Path, schema, origin: str) -> None:
 
 def _parse_body(raw: bytes | str) -> AuditJobCreate:
     try:
-        document = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        document = parse_json(raw)
+    except MalformedJsonError as error:
         raise InvalidRequestError(f"malformed JSON body: {error}") from None
     try:
         return AuditJobCreate.model_validate(document)

@@ -8,18 +8,21 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 import pandas as pd
+import pyarrow as pa
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from api import formats
 from api.auth import ReadKey
+from api.bodies import JsonBodyRoute
 from api.schemas import AugmentationRequest, ErrorResponse, ModelList, ModelPublic, SampleBatch, SampleRequest
 from generator.errors import LimitExceededError
 from generator.registry import summarize_manifest
+from generator.schema import Role
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/v1/models", tags=["models"])
+router = APIRouter(prefix="/v1/models", tags=["models"], route_class=JsonBodyRoute)
 
 _ROW_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
@@ -83,8 +86,30 @@ def _check_row_limit(requested: int, limit: int) -> None:
         )
 
 
+def arrow_column_types(model) -> dict[str, pa.DataType]:
+    """Return the Arrow type of every schema column as a full batch has it, for the columns of empty batches.
+
+    This follows `generator.output.format_rows`: integer numerical columns and unix timestamps are int64, other
+    numerical columns double, and label, key, categorical, boolean and formatted datetime columns strings.
+    """
+    types: dict[str, pa.DataType] = {}
+    for name, spec in model.schema.columns.items():
+        if spec.role is Role.NUMERICAL:
+            types[name] = pa.int64() if model.encoder.continuous[name].integer else pa.float64()
+        elif spec.role is Role.DATETIME:
+            types[name] = pa.int64() if spec.format in ("unix_s", "unix_ms") else pa.string()
+        else:
+            types[name] = pa.string()
+    return types
+
+
 def _respond(
-    request: Request, media_type: str, rows: pd.DataFrame, statistics: dict[str, Any], kind: str
+    request: Request,
+    media_type: str,
+    rows: pd.DataFrame,
+    statistics: dict[str, Any],
+    kind: str,
+    column_types: dict[str, pa.DataType],
 ) -> StreamingResponse:
     app = request.app
     batch_id = statistics["batch_id"]
@@ -102,7 +127,7 @@ def _respond(
         media_type,
     )
 
-    body = formats.encode(rows, media_type, statistics, app.state.settings.stream_chunk_rows)
+    body = formats.encode(rows, media_type, statistics, app.state.settings.stream_chunk_rows, column_types)
     return StreamingResponse(body, media_type=media_type, headers=formats.statistics_headers(batch_id, statistics))
 
 
@@ -130,7 +155,7 @@ def create_samples(model_id: str, body: SampleRequest, request: Request, princip
         "plan": None,
         "fidelity": result.fidelity,
     }
-    return _respond(request, media_type, result.rows, statistics, "samples")
+    return _respond(request, media_type, result.rows, statistics, "samples", arrow_column_types(model))
 
 
 @router.post("/{model_id}/augmentations", response_model=SampleBatch, responses=_ROW_RESPONSES)
@@ -162,7 +187,7 @@ def create_augmentation(
         "plan": result.plan.to_dict(),
         "fidelity": result.fidelity,
     }
-    return _respond(request, media_type, result.rows, statistics, "augmentations")
+    return _respond(request, media_type, result.rows, statistics, "augmentations", arrow_column_types(model))
 
 
 @contextmanager

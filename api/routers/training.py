@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import shutil
@@ -17,9 +16,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from api.auth import WriteKey
+from api.bodies import InvalidRequestError, MalformedJsonError, parse_json, require_json_content_type
 from api.routers.jobs import job_public
 from api.schemas import ErrorResponse, JobPublic, TrainingJobCreate
-from generator.errors import InvalidDataError, LimitExceededError, LongtailInputError, SchemaError
+from generator.errors import InvalidDataError, LimitExceededError, SchemaError
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +53,6 @@ _REQUEST_BODY = {
 }
 
 
-class InvalidRequestError(LongtailInputError):
-    """The request body is malformed or fails validation."""
-
-
 @router.post(
     "",
     status_code=202,
@@ -80,6 +76,7 @@ async def create_training_job(request: Request, principal: WriteKey) -> JSONResp
         if content_type.startswith("multipart/form-data"):
             body, upload_dir, dataset_path = await _read_upload(request, settings.uploads_dir)
         else:
+            require_json_content_type(content_type, also_accepted=("multipart/form-data",))
             body = _parse_body(await request.body())
             dataset_path = _dataset_path(settings.data_dir, body)
 
@@ -108,8 +105,8 @@ def _submit_job(app, body: TrainingJobCreate, dataset_path: Path, upload_dir: Pa
 
 def _parse_body(raw: bytes | str) -> TrainingJobCreate:
     try:
-        document = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        document = parse_json(raw)
+    except MalformedJsonError as error:
         raise InvalidRequestError(f"malformed JSON body: {error}") from None
     try:
         return TrainingJobCreate.model_validate(document)
@@ -192,6 +189,7 @@ def _job_spec(body: TrainingJobCreate, dataset_path: Path, settings, upload_dir:
         raise InvalidRequestError("invalid training settings: " + _describe(error)) from None
 
     model_id = body.model_id or _default_model_id(dataset_path)
+    check_model_id_free(model_id, settings)
     hmac_key = settings.registry_hmac_key.get_secret_value() if settings.registry_hmac_key else None
     return {
         "dataset_path": str(dataset_path),
@@ -200,9 +198,35 @@ def _job_spec(body: TrainingJobCreate, dataset_path: Path, settings, upload_dir:
         "training": training,
         "model_id": model_id,
         "registry_dir": str(settings.registry_dir),
+        "data_dir": str(settings.data_dir),
         "hmac_key": hmac_key,
         "upload_dir": str(upload_dir) if upload_dir is not None else None,
     }
+
+
+def reserved_names(settings) -> set[str]:
+    """Return the lower-cased names that the service writes directly under the registry folder.
+
+    The job store (by default `jobs.sqlite3`) and its SQLite `-wal`, `-shm` and `-journal` files, and the
+    `uploads` folder beside it, are there when the job store is in the registry folder. Audit reports go to
+    `.audits` and the registry stages new versions in `.staging-*`; model ids cannot start with a dot, so
+    those two never collide.
+    """
+    names = {"jobs.sqlite3", "uploads"}
+    names.add(settings.job_database.name)
+    names.add(settings.uploads_dir.name)
+    names |= {name + suffix for name in list(names) for suffix in ("-wal", "-shm", "-journal")}
+    return {name.lower() for name in names}
+
+
+def check_model_id_free(model_id: str, settings) -> None:
+    """Raise InvalidRequestError when a model id names one of the service's own files in the registry folder."""
+    # Compared without case, because the registry folder may be on a case-insensitive file system.
+    if model_id.lower() in reserved_names(settings):
+        raise InvalidRequestError(
+            f"invalid model_id {model_id!r}: the service keeps its own file or folder of that name in the registry "
+            "folder; choose another model_id"
+        )
 
 
 def _training_settings(body: TrainingJobCreate, schema) -> dict[str, Any]:
