@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import email.message
 import json
-from typing import Any, Callable, Coroutine
+import re
+import uuid
+from pathlib import Path, PurePosixPath
+from typing import Any, Callable, Coroutine, TypeVar
 
 from fastapi import HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import UploadFile
 
-from generator.errors import LongtailInputError
+from generator.errors import InvalidDataError, LongtailInputError
 
 JSON_MEDIA_TYPE = "application/json"
 
@@ -84,3 +89,40 @@ class JsonBodyRoute(APIRoute):
             return await handle(request)
 
         return check_and_handle
+
+
+UPLOAD_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")
+UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+BodyModel = TypeVar("BodyModel", bound=BaseModel)
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """Return each invalid field of a pydantic error as 'field.path: message', joined by '; '."""
+    return "; ".join(f"{'.'.join(str(part) for part in issue['loc']) or 'body'}: {issue['msg']}" for issue in error.errors())
+
+
+def parse_request_model(raw: bytes | str, model: type[BodyModel], kind: str) -> BodyModel:
+    """Parse a JSON request body into `model`, raising InvalidRequestError that names each invalid field."""
+    try:
+        document = parse_json(raw)
+    except MalformedJsonError as error:
+        raise InvalidRequestError(f"malformed JSON body: {error}") from None
+    try:
+        return model.model_validate(document)
+    except ValidationError as error:
+        raise InvalidRequestError(f"invalid {kind} request: {describe_validation_error(error)}") from None
+
+
+async def save_upload(upload: UploadFile, uploads_dir: Path, default_name: str) -> tuple[Path, Path]:
+    """Write an uploaded data file into a new folder under `uploads_dir`; return the folder and the file."""
+    name = UNSAFE_NAME.sub("_", PurePosixPath(upload.filename or default_name).name).lstrip(".") or default_name
+    if not name.lower().endswith(UPLOAD_SUFFIXES):
+        raise InvalidDataError(f"uploaded file {name!r} has an unsupported suffix: expected one of {', '.join(UPLOAD_SUFFIXES)}")
+
+    upload_dir = uploads_dir / uuid.uuid4().hex
+    upload_dir.mkdir(parents=True)
+    target = upload_dir / name
+    with target.open("wb") as handle:
+        while chunk := await upload.read(1024 * 1024):
+            handle.write(chunk)
+    return upload_dir, target

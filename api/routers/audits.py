@@ -9,24 +9,21 @@ runs `run_model_audit` in a job process, as `longtail audit` does, and writes
 from __future__ import annotations
 
 import logging
-import re
 import shutil
-import uuid
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from api.auth import Principal, ReadKey
-from api.bodies import InvalidRequestError, MalformedJsonError, parse_json, require_json_content_type
+from api.bodies import InvalidRequestError, parse_request_model, require_json_content_type, save_upload
 from api.formats import NotAcceptableError
 from api.jobs import SUCCEEDED
 from api.routers.jobs import job_public
-from api.routers.training import UPLOAD_SUFFIXES, resolve_dataset_path
+from api.routers.training import resolve_dataset_path
 from api.schemas import AuditJobCreate, AuditReport, ErrorResponse, JobPublic
 from api.worker import audit_report_dir
 from generator.audit.report import HTML_NAME, JSON_NAME
@@ -40,7 +37,6 @@ HTML = "text/html"
 JSON = "application/json"
 # Training jobs record an uploaded file as this prefix and its name; the service deletes the upload afterwards.
 UPLOAD_SOURCE_PREFIX = "upload:"
-_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 _REQUEST_BODY = {
     "required": True,
@@ -290,17 +286,7 @@ def _check_columns(path: Path, schema, origin: str) -> None:
 
 
 def _parse_body(raw: bytes | str) -> AuditJobCreate:
-    try:
-        document = parse_json(raw)
-    except MalformedJsonError as error:
-        raise InvalidRequestError(f"malformed JSON body: {error}") from None
-    try:
-        return AuditJobCreate.model_validate(document)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in issue['loc']) or 'body'}: {issue['msg']}" for issue in error.errors()
-        )
-        raise InvalidRequestError("invalid audit request: " + problems) from None
+    return parse_request_model(raw, AuditJobCreate, "audit")
 
 
 async def _read_upload(request: Request, uploads_dir: Path) -> tuple[AuditJobCreate, Path, Path]:
@@ -313,16 +299,7 @@ async def _read_upload(request: Request, uploads_dir: Path) -> tuple[AuditJobCre
     if body.holdout is not None:
         raise InvalidRequestError("give the holdout either as the 'holdout' file or as 'holdout.path', not both")
 
-    name = _UNSAFE_NAME.sub("_", PurePosixPath(upload.filename or "holdout.csv").name).lstrip(".") or "holdout.csv"
-    if not name.lower().endswith(UPLOAD_SUFFIXES):
-        raise InvalidDataError(f"uploaded file {name!r} has an unsupported suffix: expected one of {', '.join(UPLOAD_SUFFIXES)}")
-
-    upload_dir = uploads_dir / uuid.uuid4().hex
-    upload_dir.mkdir(parents=True)
-    target = upload_dir / name
-    with target.open("wb") as handle:
-        while chunk := await upload.read(1024 * 1024):
-            handle.write(chunk)
+    upload_dir, target = await save_upload(upload, uploads_dir, "holdout.csv")
     await form.close()
     return body, upload_dir, target
 

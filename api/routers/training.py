@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import re
 import shutil
-import uuid
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -16,17 +14,22 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from api.auth import WriteKey
-from api.bodies import InvalidRequestError, MalformedJsonError, parse_json, require_json_content_type
+from api.bodies import (
+    UNSAFE_NAME,
+    InvalidRequestError,
+    describe_validation_error,
+    parse_request_model,
+    require_json_content_type,
+    save_upload,
+)
 from api.routers.jobs import job_public
 from api.schemas import ErrorResponse, JobPublic, TrainingJobCreate
-from generator.errors import InvalidDataError, LimitExceededError, SchemaError
+from generator.errors import InvalidDataError, LimitExceededError
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/training-jobs", tags=["jobs"])
 
-UPLOAD_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")
-_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 _REQUEST_BODY = {
     "required": True,
@@ -104,18 +107,7 @@ def _submit_job(app, body: TrainingJobCreate, dataset_path: Path, upload_dir: Pa
 
 
 def _parse_body(raw: bytes | str) -> TrainingJobCreate:
-    try:
-        document = parse_json(raw)
-    except MalformedJsonError as error:
-        raise InvalidRequestError(f"malformed JSON body: {error}") from None
-    try:
-        return TrainingJobCreate.model_validate(document)
-    except ValidationError as error:
-        raise InvalidRequestError("invalid training request: " + _describe(error)) from None
-
-
-def _describe(error: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(part) for part in issue['loc']) or 'body'}: {issue['msg']}" for issue in error.errors())
+    return parse_request_model(raw, TrainingJobCreate, "training")
 
 
 async def _read_upload(request: Request, uploads_dir: Path) -> tuple[TrainingJobCreate, Path, Path]:
@@ -128,16 +120,7 @@ async def _read_upload(request: Request, uploads_dir: Path) -> tuple[TrainingJob
     if body.dataset is not None:
         raise InvalidRequestError("give the dataset either as 'file' or as 'dataset.path', not both")
 
-    name = _UNSAFE_NAME.sub("_", PurePosixPath(upload.filename or "upload.csv").name).lstrip(".") or "upload.csv"
-    if not name.lower().endswith(UPLOAD_SUFFIXES):
-        raise InvalidDataError(f"uploaded file {name!r} has an unsupported suffix: expected one of {', '.join(UPLOAD_SUFFIXES)}")
-
-    upload_dir = uploads_dir / uuid.uuid4().hex
-    upload_dir.mkdir(parents=True)
-    target = upload_dir / name
-    with target.open("wb") as handle:
-        while chunk := await upload.read(1024 * 1024):
-            handle.write(chunk)
+    upload_dir, target = await save_upload(upload, uploads_dir, "upload.csv")
     await form.close()
     return body, upload_dir, target
 
@@ -186,7 +169,7 @@ def _job_spec(body: TrainingJobCreate, dataset_path: Path, settings, upload_dir:
     try:
         TrainingSettings.model_validate(training)
     except ValidationError as error:
-        raise InvalidRequestError("invalid training settings: " + _describe(error)) from None
+        raise InvalidRequestError("invalid training settings: " + describe_validation_error(error)) from None
 
     model_id = body.model_id or _default_model_id(dataset_path)
     check_model_id_free(model_id, settings)
@@ -247,7 +230,7 @@ def _training_settings(body: TrainingJobCreate, schema) -> dict[str, Any]:
 
 
 def _default_model_id(dataset_path: Path) -> str:
-    stem = _UNSAFE_NAME.sub("-", dataset_path.stem).strip("-._") or "model"
+    stem = UNSAFE_NAME.sub("-", dataset_path.stem).strip("-._") or "model"
     return stem[:64]
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import io
 import json
 
-import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
 from api import formats
 from api.main import create_app, settings_with_dev_key
 from api.settings import Settings
-from tests.api.conftest import DATA, READ_KEY, TAOBAO_RELATIVE, WRITE_KEY, auth, taobao_schema_dict
+from tests.api.conftest import READ_KEY, TAOBAO_RELATIVE, auth, taobao_schema_dict
 
 TAOBAO_COLUMNS = ["user_id", "item_id", "category_id", "behavior_type", "timestamp"]
 
