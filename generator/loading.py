@@ -198,7 +198,7 @@ def _to_text(column: pd.Series) -> pd.Series:
 
 def _to_float(column: pd.Series, name: str, origin: str) -> pd.Series:
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-        return column.astype("float64")
+        return _reject_infinite(column.astype("float64"), name, origin)
     values = pd.to_numeric(column, errors="coerce")
     bad = values.isna() & column.notna()
     if bad.any():
@@ -207,7 +207,18 @@ def _to_float(column: pd.Series, name: str, origin: str) -> pd.Series:
             f"Column {name!r} of the {origin} is numerical but row {row} contains {column.iloc[row]!r}, which is not a "
             f"number ({int(bad.sum())} such values). Give the column role 'categorical' or clean the values."
         )
-    return values.astype("float64")
+    return _reject_infinite(values.astype("float64"), name, origin)
+
+
+def _reject_infinite(values: pd.Series, name: str, origin: str) -> pd.Series:
+    infinite = np.isinf(values.to_numpy())
+    if infinite.any():
+        row = int(np.flatnonzero(infinite)[0])
+        raise InvalidDataError(
+            f"Column {name!r} of the {origin} is numerical but row {row} contains {values.iloc[row]}, which is not a "
+            f"finite number ({int(infinite.sum())} such values). Replace it with a finite value or leave it empty."
+        )
+    return values
 
 
 def to_epoch_seconds(column: pd.Series, fmt: str, name: str, origin: str) -> pd.Series:

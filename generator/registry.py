@@ -135,6 +135,8 @@ class Registry:
         self.verify(ref)
         try:
             model = LongtailModel.load(ref.path)
+        except ArtifactIntegrityError:
+            raise
         except (LongtailInputError, OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
             raise ArtifactIntegrityError(
                 f"Model {model_id!r} version {ref.version} passed its checksums but could not be loaded: {error}. "

@@ -162,3 +162,11 @@ def test_infer_schema_without_label_candidate(tmp_path):
     source = sniff_source(path)
     with pytest.raises(SchemaError, match=r"No column can be the label: a label needs 2 to 20 distinct values"):
         infer_schema(load_table(path, source), source)
+
+
+def test_apply_schema_infinite_number(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("amount,label\n1.5,a\n2,b\ninf,a\n")
+    schema = Schema(columns={"amount": {"role": "numerical"}, "label": {"role": "label"}})
+    with pytest.raises(InvalidDataError, match=r"Column 'amount' of the data is numerical but row 2 contains inf, which is not a finite number"):
+        apply_schema(load_table(path, schema.source), schema)

@@ -78,8 +78,11 @@ def read_artifact(directory: Path) -> Artifact:
 
 
 def artifact_error(directory: Path, error: BaseException) -> ArtifactIntegrityError:
+    # torch's errors run to many lines of advice that does not apply here; the first two lines name the cause.
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    reason = " ".join(lines[:2])[:300]
     return ArtifactIntegrityError(
-        f"The engine artifact in {directory} cannot be loaded ({type(error).__name__}: {error}). "
+        f"The engine artifact in {directory} cannot be loaded ({type(error).__name__}: {reason}). "
         "Retrain the model or restore the artifact from a copy."
     )
 
