@@ -91,7 +91,7 @@ class JsonBodyRoute(APIRoute):
         return check_and_handle
 
 
-UPLOAD_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")
+UPLOAD_SUFFIXES = (".csv", ".tsv", ".txt", ".data", ".parquet", ".pq")
 UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 BodyModel = TypeVar("BodyModel", bound=BaseModel)
 

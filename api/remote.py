@@ -121,6 +121,12 @@ class RemoteOverSampler(BaseOverSampler):
         missing = [name for name in columns if name != label and name not in X.columns]
         if missing:
             raise ValueError(f"X lacks columns {missing} of model {self.model_id!r}'s schema.")
+        extra = [name for name in X.columns if name not in columns]
+        if extra:
+            raise ValueError(
+                f"X has columns {extra} that model {self.model_id!r}'s schema does not have, so its rows "
+                "cannot fill them. Drop them before this step or train a model with them."
+            )
         return label
 
 

@@ -457,7 +457,7 @@ class ErrorResponse(BaseModel):
                     "error": {
                         "type": "LimitExceededError",
                         "message": "100001 rows exceed the limit max_rows_per_request=100000; split the request "
-                        "into several, or use `longtail bulk` for large batches",
+                        "into several calls with different seeds",
                         "request_id": "4c1d9e0f7a2b3c4d",
                         "limit": {"name": "max_rows_per_request", "limit": 100000, "requested": 100001},
                     }

@@ -24,7 +24,7 @@ def audit_command(
     rows: Annotated[
         Optional[int], typer.Option("-n", "--rows", min=1, help="Synthetic rows to sample; by default three times the rows the utility test adds.")
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of sampling, subsampling and classifiers; the audit uses it and the next two.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**32 - 3, help="Seed of sampling, subsampling and classifiers; the audit uses it and the next two.")] = 0,
     version: Annotated[Optional[int], typer.Option(help="Model version; the latest when omitted.")] = None,
     max_rows: Annotated[
         int, typer.Option("--max-rows", min=100, help="Cap on training and holdout rows of the utility test and on minority rows compared for quality.")

@@ -81,6 +81,8 @@ def _read_csv(path: Path, source: SourceOptions) -> pd.DataFrame:
     delimiter, header = source.delimiter, source.header
 
     names = source.names
+    if names and not header:
+        _check_field_count(path, sample, delimiter, names)
     try:
         frame = pd.read_csv(
             path,
@@ -105,6 +107,17 @@ def _read_csv(path: Path, source: SourceOptions) -> pd.DataFrame:
         frame.columns = [str(column).strip() for column in frame.columns]
     frame.columns = [str(column).strip() for column in frame.columns]
     return frame
+
+
+def _check_field_count(path: Path, sample: str, delimiter: str, names: list[str]) -> None:
+    """Reject a file without header whose rows have more or fewer fields than the schema names columns."""
+    rows = [row for row in csv.reader(sample.splitlines()[:20], delimiter=delimiter, skipinitialspace=True) if row]
+    counts = {len(row) for row in rows}
+    if counts and counts != {len(names)}:
+        raise InvalidDataError(
+            f"Rows of {path} have {sorted(counts)} fields, but the schema names {len(names)} columns {names}. "
+            "Check that the file matches the schema and that the delimiter is right."
+        )
 
 
 def _read_sample(path: Path) -> str:

@@ -88,6 +88,12 @@ class LongtailOverSampler(BaseOverSampler):
             missing = [name for name in self.model.schema.columns if name != self.model.schema.label and name not in X.columns]
             if missing:
                 raise InvalidDataError(f"X lacks columns {missing} of model {self.model.model_id!r}'s schema.")
+            extra = [name for name in X.columns if name not in self.model.schema.columns]
+            if extra:
+                raise InvalidDataError(
+                    f"X has columns {extra} that model {self.model.model_id!r}'s schema does not have, so its rows "
+                    "cannot fill them. Drop them before this step or train a model with them."
+                )
             return self.model.schema.label
         name = "label"
         while name in X.columns:

@@ -52,6 +52,7 @@ def plan_conditions(model, conditions: dict | None) -> ConditionPlan:
     for column, value in conditions.items():
         validated[column] = _validate_condition(model, choices, str(column), value)
 
+    _check_item_conditions(model, validated)
     encoder: TableEncoder = model.encoder
     forced = {}
     candidates = []
@@ -64,6 +65,30 @@ def plan_conditions(model, conditions: dict | None) -> ConditionPlan:
     # The rarest requested value goes into the conditional vector: it is the one the generator meets least by chance.
     _, column, model_value = min(candidates)
     return ConditionPlan(validated, (column, model_value), forced)
+
+
+def _check_item_conditions(model, conditions: dict[str, str]) -> None:
+    """Raise at once when no real item has the requested tier and item attributes together.
+
+    Every returned row carries a real item, so such conditions could only fail
+    after the whole generation budget.
+    """
+    items = model.profile.items
+    if items is None:
+        return
+    item_columns = {"tier": conditions[ITEM_TIER]} if ITEM_TIER in conditions else {}
+    item_columns.update({name: conditions[name] for name in model.profile.item_attributes if name in conditions})
+    if len(item_columns) < 2:
+        return
+    mask = np.ones(len(items), dtype=bool)
+    for column, value in item_columns.items():
+        mask &= items[column].to_numpy(dtype=object) == value
+    if not mask.any():
+        requested = {ITEM_TIER if column == "tier" else column: value for column, value in item_columns.items()}
+        raise ConditionError(
+            f"No item of the log matches {requested} together, and every sampled row carries a real item. "
+            "Drop one of these conditions."
+        )
 
 
 def _validate_condition(model, choices: dict[str, list[str]], column: str, value) -> str:

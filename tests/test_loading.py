@@ -170,3 +170,9 @@ def test_apply_schema_infinite_number(tmp_path):
     schema = Schema(columns={"amount": {"role": "numerical"}, "label": {"role": "label"}})
     with pytest.raises(InvalidDataError, match=r"Column 'amount' of the data is numerical but row 2 contains inf, which is not a finite number"):
         apply_schema(load_table(path, schema.source), schema)
+
+
+def test_load_headerless_field_count_mismatch():
+    schema = Schema.from_file(EXAMPLES / "taobao.yaml")
+    with pytest.raises(InvalidDataError, match=r"adult\.data have \[15\] fields, but the schema names 5 columns"):
+        load_table(ADULT, schema.source)

@@ -301,3 +301,13 @@ def test_boolean_spellings_share_one_value(tmp_path):
     for spelling in ("1", "TRUE", "yes"):
         rows = model.sample(20, conditions={"flag": spelling}, seed=2).rows
         assert (rows["flag"] == "true").all()
+
+
+def test_sample_impossible_item_combination(taobao_model, taobao_typed):
+    counts = taobao_typed["item_id"].value_counts()
+    tail_only = taobao_typed.assign(count=taobao_typed["item_id"].map(counts)).groupby("category_id")["count"].max()
+    known = set(taobao_model.condition_columns["category_id"])
+    # Every item of this category is seen once in the log, so all its items are tail items.
+    category = next(value for value in tail_only[tail_only == 1].index if value in known)
+    with pytest.raises(ConditionError, match=rf"No item of the log matches \{{'item_tier': 'head', 'category_id': '{category}'\}} together"):
+        taobao_model.sample(10, conditions={"category_id": category, "item_tier": "head"})

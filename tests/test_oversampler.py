@@ -63,3 +63,11 @@ def test_fit_resample_rejects_missing_columns(shoppers_conditional_model, shoppe
     sampler = LongtailOverSampler(model=shoppers_conditional_model)
     with pytest.raises(Exception, match=r"X lacks columns \['Weekend'\]"):
         sampler.fit_resample(X, np.where(y == "yes", "TRUE", "FALSE"))
+
+
+def test_fit_resample_rejects_extra_columns(shoppers_conditional_model, shoppers_xy):
+    X, y = shoppers_xy
+    X = X.assign(Weekend=pd.read_csv(SHOPPERS)["Weekend"].map({True: "TRUE", False: "FALSE"}), extra=1)
+    sampler = LongtailOverSampler(model=shoppers_conditional_model)
+    with pytest.raises(Exception, match=r"X has columns \['extra'\] that model 'shoppers-all'"):
+        sampler.fit_resample(X, np.where(y == "yes", "TRUE", "FALSE"))

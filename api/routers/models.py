@@ -79,7 +79,7 @@ def _check_row_limit(requested: int, limit: int) -> None:
     if requested > limit:
         raise LimitExceededError(
             f"{requested} rows exceed the limit max_rows_per_request={limit}; "
-            "split the request into several, or use `longtail bulk` for large batches",
+            "split the request into several calls with different seeds",
             limit_name="max_rows_per_request",
             limit=limit,
             requested=requested,

@@ -62,6 +62,8 @@ def run_model_audit(
     seeds `seed`, `seed + 1` and `seed + 2`. Writes `audit.json` and
     `audit.html` into `out_dir` when it is given.
     """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= 2**32 - 3:
+        raise InvalidDataError(f"The audit seed must be an integer from 0 to {2**32 - 3}, because it also uses the next two seeds; got {seed!r}.")
     schema = model.schema
     column_types = audit_column_types(model)
     train_raw = train if train is not None else load_training_data(model)
