@@ -10,8 +10,9 @@ process so that its peak resident memory is its own. Figures:
 - fit seconds (preprocessing included) and seconds per epoch;
 - unconditional sampling speed (rows per second, 50,000 rows);
 - exact conditional sampling of 2,000 `buy` rows: seconds, and rows generated
-  per returned row (longtail's top-up rounds; SDV's reject sampling; ctgan's
-  `condition_column` returns rows that need not match, so its match rate is shown);
+  per returned row, by longtail's top-up rounds and by SDV's reject sampling.
+  ctgan's `condition_column` returns rows that need not match, so its share of
+  matching rows is shown;
 - SMOTE-NC from imbalanced-learn bringing `buy` to 25% of `pv` on the same
   columns, as the non-GAN reference for time and memory.
 
@@ -39,7 +40,7 @@ UNCONDITIONAL_ROWS = 50_000
 
 
 def model_space_table() -> pd.DataFrame:
-    """The columns a GAN baseline learns from the raw log: no keys, category capped like longtail's."""
+    """Build the table a GAN baseline learns from the raw log: no keys, category capped like longtail's."""
     log = pd.read_csv(TAOBAO, header=None, names=NAMES, dtype={"category_id": str})
     top = log["category_id"].value_counts().index[:50]
     return pd.DataFrame(

@@ -9,7 +9,7 @@ numbers and timestamps in the training range.
 Two properties of real numerical columns that CTGAN's mode-specific
 normalisation does not reproduce are encoded explicitly. A value that makes up
 at least POINT_MASS_MIN_SHARE of a column's rows (zero capital gain, a 40-hour
-week) is a point mass: a discrete column says whether a row takes it, so
+week) is a point mass: a discrete column records whether a row takes it, so
 decoded rows hold that exact value instead of noise around it. A numerical
 column whose value is fixed by the category of a categorical column (Adult's
 education_num by education) is left out of model space and decoded from that

@@ -53,8 +53,8 @@ class ArtifactIntegrityError(LongtailInputError):
 class SamplingError(LongtailInputError):
     """The model cannot produce rows that satisfy the conditions within the try budget.
 
-    It counts as an input error because the request asks for rows the model
-    does not produce; a different condition or model is the fix.
+    It counts as an input error because the request is for rows the model
+    does not produce, so a different condition or model is the fix.
     """
 
 

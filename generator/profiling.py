@@ -1,7 +1,7 @@
 """Interaction profiling: item popularity and long-tail tier, user activity, time features.
 
 The profile is computed from the whole log, not only the minority rows, so
-that an item's tier says how popular it is among all interactions. It is
+that an item's tier reflects its popularity among all interactions. It is
 stored with the model: sampling draws real item and user ids from it.
 """
 

@@ -2,9 +2,9 @@
 
 Registration writes a model into a staging folder and renames it into place,
 so a failed or cancelled training never leaves a visible version. Every file
-of a version is listed with its SHA-256 in `checksums.json`, signed with
-HMAC-SHA256 when the registry has a key; loading verifies both before reading
-anything. The artifact is pickle-free (JSON, Parquet, NumPy and torch weights
+of a version is listed with its SHA-256 in `checksums.json`, which is signed
+with HMAC-SHA256 when the registry has a key. Loading and reading a manifest
+verify both first. The artifact is pickle-free (JSON, Parquet, NumPy and torch weights
 loaded with `weights_only=True`), so loading never runs code from a file.
 """
 

@@ -28,7 +28,7 @@ from generator.errors import SchemaError
 
 
 class Role(str, Enum):
-    """What a column means to longtail."""
+    """Role of a column: how longtail models and samples it."""
 
     LABEL = "label"
     USER_KEY = "user_key"
@@ -68,7 +68,7 @@ class SourceOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    header: bool | None = Field(default=None, description="Whether the first CSV line holds column names.")
+    header: bool | None = Field(default=None, description="Whether the first CSV line contains the column names.")
     delimiter: str | None = Field(default=None, description="CSV field delimiter, for example ',' or ';'.")
     names: list[str] | None = Field(default=None, description="Column names for a CSV file without header.")
     na_values: list[str] = Field(
@@ -85,7 +85,7 @@ class SourceOptions(BaseModel):
 
 
 class MinorityOptions(BaseModel):
-    """Which rows the GAN learns: the defaults that `longtail train` options override."""
+    """Minority selection defaults of a schema, which `longtail train` options override."""
 
     model_config = ConfigDict(extra="forbid")
 

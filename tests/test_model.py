@@ -230,7 +230,7 @@ def test_unconditional_rare_value_not_inflated(shoppers_conditional_model, shopp
     rows = shoppers_conditional_model.sample(10_000, seed=12).rows
     real = (shoppers_typed["VisitorType"] == "Other").mean()
     synthetic = (rows["VisitorType"] == "Other").mean()
-    # Outside the label the shares are the generator's own, so they depend on training length; log-frequency
+    # Outside the label the shares are the generator's own, so they depend on training length. Log-frequency
     # sampling would put this value near 10 times its share whatever the training.
     assert synthetic < 3 * real, f"Other: real {real:.4f}, synthetic {synthetic:.4f}"
 
